@@ -1,0 +1,128 @@
+# One build for the whole tree.  `make` builds the three programs; `make test`
+# installs what is missing, builds and runs every test.  See README.md.
+
+CC      ?= gcc
+BUILD   ?= build
+OPT     ?= -O2
+SAN     ?=
+COV     ?=
+CFLAGS_EXTRA ?=
+PYTEST  ?= /usr/bin/python3 -m pytest
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter -Wno-format-truncation
+CFLAGS  := -std=gnu11 $(OPT) -g $(WARN) -I. -D_GNU_SOURCE -MMD -MP $(SAN) $(COV) $(CFLAGS_EXTRA)
+LDFLAGS := $(SAN) $(COV)
+LDLIBS  := -lm
+
+# Library modules, bottom up.  Product code (rule 1 of DESIGN.md) is the last four.
+LIB_MODULES     := mte_sim umc faultnet tcmu_ram scst iscsi drbd sim
+PRODUCT_MODULES := tcmu_ram scst iscsi drbd
+
+srcs_of = $(sort $(wildcard $(1)/*.c))
+objs_of = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(1)/scstsim_main.c,$(call srcs_of,$(1))))
+
+LIB_OBJS     := $(foreach m,$(LIB_MODULES),$(call objs_of,$(m)))
+PRODUCT_OBJS := $(foreach m,$(PRODUCT_MODULES),$(call objs_of,$(m)))
+LIB          := $(BUILD)/libscst.a
+
+BIN := $(BUILD)/bin
+PROGRAMS := $(BIN)/scstsim $(BIN)/scstd $(BIN)/scstctl
+
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all run test unit pytest deps guard asan valgrind-test coverage bench fuzz clean \
+        conformance
+
+all: $(PROGRAMS) $(UNIT_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The determinism guard runs before the simulator links: product code that
+# reaches time, randomness, sockets, threads, files or malloc directly, or
+# keeps mutable globals, fails the build.
+$(BUILD)/guard.ok: ci/determinism-guard.sh $(PRODUCT_OBJS) $(call objs_of,sim) $(call objs_of,faultnet)
+	ci/determinism-guard.sh $(PRODUCT_OBJS) -- $(call objs_of,sim) $(call objs_of,faultnet)
+	@touch $@
+
+guard: $(BUILD)/guard.ok
+
+$(BIN)/scstsim: $(BUILD)/obj/sim/scstsim_main.o $(LIB) $(BUILD)/guard.ok
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BIN)/scstd: $(BUILD)/obj/scstd/scstd.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BIN)/scstctl: $(BUILD)/obj/scstd/scstctl.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) -lcmocka $(LDLIBS)
+
+# ---- running ----------------------------------------------------------------
+
+SEED ?= 1
+run: deps all
+	@ci/run-main.sh $(BIN) $(SEED)
+
+deps:
+	@ci/install-deps.sh
+
+unit: all
+	@ci/run-unit.sh $(UNIT_BINS)
+
+pytest: all
+	$(PYTEST) -q tests
+
+test: deps guard
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory pytest
+
+# ASan + UBSan build in its own tree, then the unit tests and pytest on it.
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    all unit
+	SCST_BUILD=build-asan $(PYTEST) -q tests
+
+valgrind-test: deps all
+	@VALGRIND=1 ci/run-unit.sh $(UNIT_BINS)
+	@ci/valgrind-programs.sh $(BIN)
+
+coverage: deps
+	@$(MAKE) --no-print-directory BUILD=build-cov OPT=-O0 COV=--coverage all unit
+	-SCST_BUILD=build-cov $(PYTEST) -q tests
+	@mkdir -p $(BUILD)/coverage
+	lcov -q --capture --directory build-cov --output-file build-cov/coverage.info \
+	    --exclude '/usr/*' --exclude '*/tests/*'
+	genhtml -q build-cov/coverage.info --output-directory $(BUILD)/coverage
+	@echo "coverage report: $(BUILD)/coverage/index.html"
+
+bench: deps all
+	@ci/bench.sh $(BIN)
+
+fuzz: deps
+	@ci/fuzz.sh $(FUZZ_SRCS)
+
+conformance: deps all
+	@ci/conformance.sh $(BIN)
+
+clean:
+	rm -rf build build-asan build-cov build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,237 @@
+/* mte_sim: ordering, determinism per seed, timers, cancel, owners, streams. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mte_sim/mte_sim.h"
+
+#define N_TIMERS 64
+
+struct order_log {
+    struct mte_engine *e;
+    int seen[N_TIMERS * 2];
+    mte_time_t at[N_TIMERS * 2];
+    int count;
+};
+
+struct tagged {
+    struct order_log *log;
+    int id;
+    struct mte_timer t;
+};
+
+static void record(void *arg)
+{
+    struct tagged *tg = arg;
+    tg->log->at[tg->log->count] = mte_now(tg->log->e);
+    tg->log->seen[tg->log->count++] = tg->id;
+}
+
+/* 64 timers in 4 groups sharing a due time: ties are where seeds differ. */
+static uint64_t run_ties(uint64_t seed, int *order_out)
+{
+    struct order_log log = {0};
+    struct tagged tags[N_TIMERS];
+    log.e = mte_engine_new(MTE_CLOCK_VIRTUAL, seed);
+    for (int i = 0; i < N_TIMERS; i++) {
+        tags[i] = (struct tagged){.log = &log, .id = i};
+        mte_timer_init(&tags[i].t, record, &tags[i], NULL);
+        mte_timer_arm(log.e, &tags[i].t, (mte_time_t)(i % 4) * MTE_MSEC);
+    }
+    mte_run_until_idle(log.e);
+    assert_int_equal(log.count, N_TIMERS);
+    if (order_out)
+        memcpy(order_out, log.seen, sizeof(int) * N_TIMERS);
+    uint64_t h = mte_hash(log.e);
+    mte_engine_free(log.e);
+    return h;
+}
+
+static void same_seed_same_order_and_hash(void **state)
+{
+    int a[N_TIMERS], b[N_TIMERS];
+    uint64_t ha = run_ties(42, a), hb = run_ties(42, b);
+    assert_memory_equal(a, b, sizeof(a));
+    assert_int_equal(ha, hb);
+}
+
+static void other_seed_other_order(void **state)
+{
+    int a[N_TIMERS], b[N_TIMERS];
+    uint64_t ha = run_ties(1, a), hb = run_ties(2, b);
+    assert_memory_not_equal(a, b, sizeof(a));
+    assert_int_not_equal(ha, hb);
+}
+
+static void timers_fire_in_time_order(void **state)
+{
+    struct order_log log = {0};
+    struct tagged tags[N_TIMERS];
+    log.e = mte_engine_new(MTE_CLOCK_VIRTUAL, 7);
+    for (int i = 0; i < N_TIMERS; i++) {
+        tags[i] = (struct tagged){.log = &log, .id = i};
+        mte_timer_init(&tags[i].t, record, &tags[i], NULL);
+        /* a scrambled but distinct due time per timer */
+        mte_timer_arm(log.e, &tags[i].t, (mte_time_t)((i * 37) % N_TIMERS + 1) * MTE_USEC);
+    }
+    mte_run_until_idle(log.e);
+    assert_int_equal(log.count, N_TIMERS);
+    for (int i = 1; i < log.count; i++)
+        assert_true(log.at[i - 1] < log.at[i]);
+    assert_int_equal(mte_now(log.e), (mte_time_t)N_TIMERS * MTE_USEC);
+    mte_engine_free(log.e);
+}
+
+static void cancel_and_rearm(void **state)
+{
+    struct order_log log = {0};
+    struct tagged tags[8];
+    log.e = mte_engine_new(MTE_CLOCK_VIRTUAL, 3);
+    for (int i = 0; i < 8; i++) {
+        tags[i] = (struct tagged){.log = &log, .id = i};
+        mte_timer_init(&tags[i].t, record, &tags[i], NULL);
+        mte_timer_arm(log.e, &tags[i].t, (mte_time_t)(i + 1) * MTE_SEC);
+    }
+    assert_true(mte_timer_cancel(log.e, &tags[2].t));
+    assert_false(mte_timer_cancel(log.e, &tags[2].t));
+    assert_false(mte_timer_armed(&tags[2].t));
+    mte_timer_arm(log.e, &tags[5].t, 20 * MTE_SEC); /* re-arm moves it last */
+    mte_run_until_idle(log.e);
+    int expect[] = {0, 1, 3, 4, 6, 7, 5};
+    assert_int_equal(log.count, 7);
+    assert_memory_equal(log.seen, expect, sizeof(expect));
+    mte_engine_free(log.e);
+}
+
+static void run_until_stops_at_time(void **state)
+{
+    struct order_log log = {0};
+    struct tagged tags[3];
+    log.e = mte_engine_new(MTE_CLOCK_VIRTUAL, 3);
+    for (int i = 0; i < 3; i++) {
+        tags[i] = (struct tagged){.log = &log, .id = i};
+        mte_timer_init(&tags[i].t, record, &tags[i], NULL);
+        mte_timer_arm(log.e, &tags[i].t, (mte_time_t)(i + 1) * MTE_SEC);
+    }
+    mte_run_until(log.e, 2 * MTE_SEC + 1);
+    assert_int_equal(log.count, 2);
+    assert_int_equal(mte_now(log.e), 2 * MTE_SEC + 1);
+    assert_int_equal(mte_next_timer(log.e), 3 * MTE_SEC);
+    mte_run_until_idle(log.e);
+    assert_int_equal(log.count, 3);
+    mte_engine_free(log.e);
+}
+
+static void deferred_calls_are_fifo_and_before_timers(void **state)
+{
+    struct order_log log = {0};
+    struct tagged tags[5];
+    log.e = mte_engine_new(MTE_CLOCK_VIRTUAL, 9);
+    for (int i = 0; i < 5; i++)
+        tags[i] = (struct tagged){.log = &log, .id = i};
+    mte_timer_init(&tags[0].t, record, &tags[0], NULL);
+    mte_timer_arm(log.e, &tags[0].t, 0);
+    mte_defer_low(log.e, NULL, record, &tags[4]);
+    mte_defer(log.e, NULL, record, &tags[1]);
+    mte_defer(log.e, NULL, record, &tags[2]);
+    mte_defer(log.e, NULL, record, &tags[3]);
+    mte_run_until_idle(log.e);
+    int expect[] = {1, 2, 3, 4, 0};
+    assert_memory_equal(log.seen, expect, sizeof(expect));
+    mte_engine_free(log.e);
+}
+
+static void cancel_owner_drops_everything(void **state)
+{
+    struct order_log log = {0};
+    struct tagged tags[40];
+    int owner_a, owner_b;
+    log.e = mte_engine_new(MTE_CLOCK_VIRTUAL, 11);
+    for (int i = 0; i < 40; i++) {
+        tags[i] = (struct tagged){.log = &log, .id = i};
+        mte_timer_init(&tags[i].t, record, &tags[i], i % 2 ? &owner_a : &owner_b);
+        mte_timer_arm(log.e, &tags[i].t, (mte_time_t)(40 - i) * MTE_MSEC);
+    }
+    mte_defer(log.e, &owner_a, record, &tags[1]);
+    mte_defer(log.e, &owner_b, record, &tags[0]);
+    mte_cancel_owner(log.e, &owner_a);
+    for (int i = 1; i < 40; i += 2)
+        assert_false(mte_timer_armed(&tags[i].t));
+    mte_run_until_idle(log.e);
+    assert_int_equal(log.count, 21);
+    for (int i = 0; i < log.count; i++)
+        assert_int_equal(log.seen[i] % 2, 0);
+    for (int i = 2; i < log.count; i++) /* timers still in time order */
+        assert_true(log.at[i - 1] <= log.at[i]);
+    mte_engine_free(log.e);
+}
+
+static void rng_streams_are_independent(void **state)
+{
+    struct mte_rng a1, a2, b;
+    mte_rng_init(&a1, 5, "net");
+    mte_rng_init(&a2, 5, "net");
+    mte_rng_init(&b, 5, "disk");
+    uint64_t first = mte_rng_next(&a1);
+    assert_int_equal(first, mte_rng_next(&a2));
+    /* draws from another stream do not shift this one */
+    for (int i = 0; i < 100; i++)
+        mte_rng_next(&b);
+    assert_int_equal(mte_rng_next(&a1), mte_rng_next(&a2));
+    assert_int_not_equal(first, mte_rng_next(&b));
+    for (int i = 0; i < 1000; i++) {
+        uint64_t v = mte_rng_below(&a1, 10);
+        assert_true(v < 10);
+        uint64_t r = mte_rng_range(&a1, 5, 7);
+        assert_true(r >= 5 && r <= 7);
+        double u = mte_rng_unit(&a1);
+        assert_true(u >= 0.0 && u < 1.0);
+    }
+}
+
+static void trace_lines_change_the_hash(void **state)
+{
+    struct mte_engine *a = mte_engine_new(MTE_CLOCK_VIRTUAL, 1);
+    struct mte_engine *b = mte_engine_new(MTE_CLOCK_VIRTUAL, 1);
+    assert_int_equal(mte_hash(a), mte_hash(b));
+    mte_trace(a, "x");
+    mte_trace(b, "y");
+    assert_int_not_equal(mte_hash(a), mte_hash(b));
+    mte_engine_free(a);
+    mte_engine_free(b);
+}
+
+static void real_clock_timer_fires(void **state)
+{
+    struct order_log log = {0};
+    struct tagged tag = {.log = &log, .id = 1};
+    log.e = mte_engine_new(MTE_CLOCK_REAL, 1);
+    mte_time_t start = mte_now(log.e);
+    mte_timer_init(&tag.t, record, &tag, NULL);
+    mte_timer_arm_in(log.e, &tag.t, 2 * MTE_MSEC);
+    mte_run_until_idle(log.e);
+    assert_int_equal(log.count, 1);
+    assert_true(log.at[0] >= start + 2 * MTE_MSEC);
+    mte_engine_free(log.e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(same_seed_same_order_and_hash),
+        cmocka_unit_test(other_seed_other_order),
+        cmocka_unit_test(timers_fire_in_time_order),
+        cmocka_unit_test(cancel_and_rearm),
+        cmocka_unit_test(run_until_stops_at_time),
+        cmocka_unit_test(deferred_calls_are_fifo_and_before_timers),
+        cmocka_unit_test(cancel_owner_drops_everything),
+        cmocka_unit_test(rng_streams_are_independent),
+        cmocka_unit_test(trace_lines_change_the_hash),
+        cmocka_unit_test(real_clock_timer_fires),
+    };
+    return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}
