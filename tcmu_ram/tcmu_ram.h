@@ -6,7 +6,10 @@
  * (struct tcmu_device) has a size, a block size and a config string
  * "<subtype>/<handler config>", and appears in the node's bdev registry as
  * tcmu000, tcmu001, ... in the order devices are added (the glue between bios
- * and handler calls is the seed's bio_tcmu).
+ * and handler calls is the seed's bio_tcmu).  The glue: READ -> read; WRITE ->
+ * [flush if PREFLUSH] write [flush if FUA] (write_fua instead when the handler
+ * has it); DISCARD and WRITE_ZEROES -> [flush] unmap [flush if FUA]; FLUSH ->
+ * flush.  Bios not aligned to the block size fail with -EINVAL.
  *
  * Built-in handlers:
  *   ram      "ram/" anonymous memory, or "ram/<path>": mmap(MAP_SHARED) of a
@@ -57,6 +60,10 @@ struct tcmur_handler {
     /* optional: discard; the range then reads back as zeros */
     int (*unmap)(struct tcmu_device *dev, struct tcmulib_cmd *cmd, uint64_t offset,
                  uint64_t length);
+    /* optional: a write that is durable when it completes (FUA).  Without it the
+     * glue follows a FUA write with a flush. */
+    int (*write_fua)(struct tcmu_device *dev, struct tcmulib_cmd *cmd, struct iovec *iov,
+                     size_t iov_cnt, size_t length, uint64_t offset);
 };
 
 /* One host per node: the handler table and the devices. */
@@ -67,7 +74,7 @@ int tcmu_register_handler(struct tcmu_host *h, const struct tcmur_handler *handl
 
 struct tcmu_dev_config {
     const char *cfgstring;   /* "ram/", "ram//tmp/cfg1", "simdisk/" */
-    uint64_t size;           /* bytes, a multiple of block_size */
+    uint64_t size;           /* bytes, a multiple of block_size (simdisk: 0 = the media's) */
     uint32_t block_size;     /* 512 or 4096 (0 = 4096) */
     void *handler_arg;       /* simdisk: the struct simdisk_media */
     const char *name;        /* NULL: the next tcmuNNN */
@@ -89,6 +96,10 @@ uint64_t tcmu_dev_get_size(const struct tcmu_device *dev);
 const char *tcmu_dev_get_cfgstring(const struct tcmu_device *dev);  /* after "<subtype>/" */
 void *tcmu_dev_get_handler_arg(const struct tcmu_device *dev);
 struct umc_node *tcmu_dev_get_node(const struct tcmu_device *dev);
+/* A handler's open says whether writes sit in a volatile cache until a flush
+ * (the bdev then advertises UMC_BDEV_VOLATILE_CACHE). */
+void tcmu_dev_set_write_cache_enabled(struct tcmu_device *dev, bool enabled);
+bool tcmu_dev_get_write_cache_enabled(const struct tcmu_device *dev);
 struct umc_bdev *tcmu_dev_bdev(struct tcmu_device *dev);
 const char *tcmu_dev_name(const struct tcmu_device *dev);
 
@@ -104,6 +115,8 @@ struct simdisk_params {
     double read_error_rate;     /* chance each read fails with -EIO */
     double write_error_rate;
     bool write_cache;           /* false: every write is durable at completion */
+    uint64_t cache_size;        /* bytes of unflushed writes the cache holds before it
+                                   writes the oldest back on its own; 0 = unbounded */
 };
 
 /* size bytes, sparse (unwritten blocks read as zeros); rng seeds tear decisions

@@ -35,6 +35,7 @@ void *umc_map_file(struct umc_node *n, const char *path, size_t size, int *err)
         *err = -errno;
         return NULL;
     }
+    umc_track_mapping(n, p, size);
     *err = 0;
     return p;
 }
@@ -44,7 +45,7 @@ int umc_sync_file(struct umc_node *n, void *p, size_t size)
     return msync(p, size, MS_SYNC) < 0 ? -errno : 0;
 }
 
-void umc_unmap_file(struct umc_node *n, void *p, size_t size) { munmap(p, size); }
+void umc_unmap_file(struct umc_node *n, void *p, size_t size) { umc_unmap_tracked(n, p, size); }
 
 char *umc_read_file(struct umc_node *n, const char *path, size_t *len, int *err)
 {

@@ -33,6 +33,9 @@ struct umc_node {
     struct umc_listener *listeners;
 };
 
+void umc_track_mapping(struct umc_node *n, void *p, size_t size);
+void umc_unmap_tracked(struct umc_node *n, void *p, size_t size);
+
 /* Drop every connection and listener of the node (crash: silently, as the
  * backend's node_crash decides; clean free: aborting what is left). */
 void umc_net_node_teardown(struct umc_node *n, bool crash);

@@ -171,12 +171,9 @@ char *umc_asprintf(struct umc_node *n, const char *fmt, ...)
 size_t umc_live_allocs(const struct umc_node *n) { return n->live_allocs; }
 size_t umc_live_bytes(const struct umc_node *n) { return n->live_bytes; }
 
-void *umc_map_anon(struct umc_node *n, size_t size)
+/* Mappings (anonymous or of files) are tracked so crash and free unmap them. */
+void umc_track_mapping(struct umc_node *n, void *p, size_t size)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
     struct anon_map *m = calloc(1, sizeof(*m));
     if (!m)
         fatal_oom(sizeof(*m));
@@ -184,22 +181,33 @@ void *umc_map_anon(struct umc_node *n, size_t size)
     m->size = size;
     m->next = n->maps;
     n->maps = m;
-    return p;
 }
 
-void umc_unmap_anon(struct umc_node *n, void *p, size_t size)
+void umc_unmap_tracked(struct umc_node *n, void *p, size_t size)
 {
     for (struct anon_map **pp = &n->maps; *pp; pp = &(*pp)->next) {
         struct anon_map *m = *pp;
         if (m->p == p) {
             *pp = m->next;
-            munmap(m->p, m->size);
+            size = m->size;
             free(m);
-            return;
+            break;
         }
     }
     munmap(p, size);
 }
+
+void *umc_map_anon(struct umc_node *n, size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    umc_track_mapping(n, p, size);
+    return p;
+}
+
+void umc_unmap_anon(struct umc_node *n, void *p, size_t size) { umc_unmap_tracked(n, p, size); }
 
 /* ---- teardown ---------------------------------------------------------------- */
 

@@ -101,7 +101,8 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t siz
 {
     char host[64] = "?";
     if (ss->ss_family == AF_UNIX) {
-        snprintf(out, size, "unix:%s", ((const struct sockaddr_un *)ss)->sun_path);
+        const struct sockaddr_un *un = (const struct sockaddr_un *)ss;
+        snprintf(out, size, "unix:%.*s", (int)sizeof(un->sun_path), un->sun_path);
         return;
     }
     if (ss->ss_family == AF_INET) {
@@ -119,10 +120,11 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t siz
 
 static void fill_names(struct tcp_conn *t)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0}; /* an unnamed unix peer leaves the path unset */
     socklen_t len = sizeof(ss);
     if (getpeername(t->fd, (struct sockaddr *)&ss, &len) == 0)
         format_addr(&ss, t->base.peer, sizeof(t->base.peer));
+    memset(&ss, 0, sizeof(ss));
     len = sizeof(ss);
     if (getsockname(t->fd, (struct sockaddr *)&ss, &len) == 0)
         format_addr(&ss, t->base.local, sizeof(t->base.local));
