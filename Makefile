@@ -41,12 +41,17 @@ ALL_LIBS     := $(call libs_for,$(LIB_MODULES))
 BIN := $(BUILD)/bin
 PROGRAMS := $(BIN)/scstsim $(BIN)/scstd $(BIN)/scstctl
 
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 30
+
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all run test unit pytest deps guard asan valgrind-test coverage clean
+.PHONY: all libs run test unit pytest deps guard asan valgrind-test coverage bench fuzz clean
 
 all: $(PROGRAMS) $(UNIT_BINS)
+
+libs: $(ALL_LIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -132,6 +137,15 @@ coverage: deps
 	    --exclude '/usr/*' --exclude '*/tests/*'
 	genhtml -q build-cov/coverage.info --output-directory $(BUILD)/coverage
 	@echo "coverage report: $(BUILD)/coverage/index.html"
+
+bench: deps all
+	@ci/bench.sh $(BIN)
+
+# libFuzzer targets for the parsers, each run for FUZZ_SECONDS.
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined" libs
+	@ci/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_SRCS)
 
 clean:
 	rm -rf build build-asan build-cov build-fuzz

@@ -1,0 +1,117 @@
+#!/bin/bash
+# make bench: scstd against tgt (Debian's tgtd, LUN on a same-size file in
+# /dev/shm) on loopback, the same clients against each in one run, each figure
+# printed with the ratio scstd/tgt.  Then the replication and simulator
+# benchmarks where their scripts exist.
+#   usage: ci/bench.sh BIN_DIR
+set -u
+bin=$1
+here=$(cd "$(dirname "$0")" && pwd)
+size_mib=${BENCH_SIZE_MIB:-1024}
+secs=${BENCH_SECONDS:-8}
+tgt_port=3262
+scst_port=3263
+tgt_iqn=iqn.2026-11.local.tgt:bench
+scst_iqn=iqn.2026-11.local.scstd:ram0
+tgt_img=/dev/shm/scst-bench-tgt.img
+work=$(mktemp -d /tmp/scst-bench.XXXXXX)
+pids=()
+
+cleanup() {
+    # tgtd ignores SIGTERM while it has targets, hence the -9 after a grace
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    sleep 0.5
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -f "$tgt_img"
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_port() { # HOST PORT: until something listens
+    for _ in $(seq 100); do
+        (exec 3<>/dev/tcp/"$1"/"$2") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "bench: nothing listens on $1:$2" >&2
+    return 1
+}
+
+start_tgt() {
+    truncate -s "${size_mib}M" "$tgt_img"
+    tgtd -f -C 77 --iscsi portal=127.0.0.1:$tgt_port >"$work/tgtd.log" 2>&1 &
+    pids+=($!)
+    wait_port 127.0.0.1 $tgt_port || return 1
+    tgtadm -C 77 --lld iscsi --op new --mode target --tid 1 -T $tgt_iqn &&
+    tgtadm -C 77 --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b "$tgt_img" &&
+    tgtadm -C 77 --lld iscsi --op bind --mode target --tid 1 -I ALL
+}
+
+start_scstd() {
+    "$bin/scstd" --portal 127.0.0.1:$scst_port >"$work/scstd.log" 2>&1 &
+    pids+=($!)
+    wait_port 127.0.0.1 $scst_port
+}
+
+block_size() { # URL -> logical block size
+    iscsi-readcapacity16 "$1" 2>/dev/null | sed -n 's/^LOGICAL BLOCK LENGTH IN BYTES:\([0-9]*\).*/\1/p' | head -1
+}
+
+# iscsi-perf 4 KiB random reads, QD32: prints IOPS
+perf_randread() {
+    local bs blocks
+    bs=$(block_size "$1"); bs=${bs:-512}
+    blocks=$((4096 / bs))
+    timeout $((secs + 20)) iscsi-perf -m 32 -b "$blocks" -t "$secs" -r "$1" 2>&1 |
+        tr '\r' '\n' | sed -n 's/^iops average \([0-9]*\).*/\1/p' | tail -1
+}
+
+# qemu-img bench: COUNT SIZE DEPTH (w|r) URL -> seconds
+qemu_bench() {
+    local rw=""
+    [ "$4" = w ] && rw=-w
+    timeout 300 qemu-img bench -f raw -t none -n $rw -c "$1" -d "$3" -s "$2" -S "$2" "$5" 2>&1 |
+        sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p'
+}
+
+measure() { # NAME URL: fills results[NAME.metric]
+    local name=$1 url=$2 t
+    results[$name.randread]=$(perf_randread "$url")
+    t=$(qemu_bench 200000 4096 32 w "$url")
+    results[$name.write4k]=$(awk -v t="$t" 'BEGIN { if (t > 0) printf "%.0f", 200000 / t }')
+    t=$(qemu_bench 4000 1M 8 w "$url")
+    results[$name.write1m]=$(awk -v t="$t" 'BEGIN { if (t > 0) printf "%.0f", 4000 / t }')
+    t=$(qemu_bench 4000 1M 8 r "$url")
+    results[$name.read1m]=$(awk -v t="$t" 'BEGIN { if (t > 0) printf "%.0f", 4000 / t }')
+}
+
+row() { # LABEL METRIC UNIT GOAL
+    local s=${results[scstd.$2]:-} t=${results[tgt.$2]:-}
+    local ratio
+    ratio=$(awk -v s="$s" -v t="$t" 'BEGIN { if (s > 0 && t > 0) printf "%.2f", s / t; else print "n/a" }')
+    printf "%-44s %10s %10s %7s   (goal %s)\n" "$1" "${s:-n/a}" "${t:-n/a}" "${ratio}x" "$4"
+}
+
+declare -A results
+echo "bench: iSCSI on loopback, ${size_mib} MiB LUNs, scstd vs tgt $(tgtd -V 2>/dev/null | head -1)"
+if start_tgt; then
+    measure tgt "iscsi://127.0.0.1:$tgt_port/$tgt_iqn/1"
+else
+    echo "bench: tgt did not start: $(tail -3 "$work/tgtd.log")"
+fi
+if start_scstd; then
+    measure scstd "iscsi://127.0.0.1:$scst_port/$scst_iqn/0"
+else
+    echo "bench: scstd did not start: $(tail -3 "$work/scstd.log")"
+fi
+printf "%-44s %10s %10s %8s\n" "" "scstd" "tgt" "ratio"
+row "iscsi-perf 4 KiB random read QD32 (IOPS)" randread IOPS ">= 2x"
+row "qemu-img bench 4 KiB write QD32 (IOPS)" write4k IOPS ">= 2x"
+row "qemu-img bench 1 MiB seq write QD8 (MiB/s)" write1m MiB/s ">= 1.5x"
+row "qemu-img bench 1 MiB seq read QD8 (MiB/s)" read1m MiB/s ">= 1.5x"
+
+for extra in "$here"/bench-*.sh; do
+    [ -x "$extra" ] || continue
+    echo
+    "$extra" "$bin" || echo "bench: $(basename "$extra") failed"
+done
