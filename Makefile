@@ -76,19 +76,41 @@ $(BIN)/scstsim: $(BUILD)/obj/sim/scstsim_main.o $(ALL_LIBS) $(BUILD)/guard.ok
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
 
-$(BIN)/scstd: $(BUILD)/obj/scstd/scstd.o $(ALL_LIBS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
+# scstd links every scstd/*.c but scstctl's (scstd/scstctl*.c), which make scstctl.
+SCSTCTL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard scstd/scstctl*.c)))
+SCSTD_OBJS   := $(filter-out $(SCSTCTL_OBJS),$(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard scstd/*.c))))
 
-$(BIN)/scstctl: $(BUILD)/obj/scstd/scstctl.o $(ALL_LIBS)
+$(BIN)/scstd: $(SCSTD_OBJS) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(SCSTD_OBJS) $(ALL_LIBS) $(LDLIBS)
+
+$(BIN)/scstctl: $(SCSTCTL_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(SCSTCTL_OBJS) $(LDLIBS)
 
 # The modules each unit test links (default: all of them).
 TEST_MODULES_test_engine  := mte_sim
 TEST_MODULES_test_umc     := umc mte_sim
 TEST_MODULES_test_faultnet := faultnet umc mte_sim
 TEST_MODULES_test_bdev    := tcmu_ram umc mte_sim
+TEST_MODULES_test_drbd := drbd tcmu_ram faultnet umc mte_sim
+TEST_MODULES_test_drbd_repl := drbd tcmu_ram faultnet umc mte_sim
+TEST_MODULES_test_drbd_admin := drbd tcmu_ram faultnet umc mte_sim
+TEST_MODULES_test_drbd_sb := drbd tcmu_ram faultnet umc mte_sim
+TEST_MODULES_test_drbd_faults := drbd tcmu_ram faultnet umc mte_sim
+TEST_MODULES_test_drbd_mesh := drbd tcmu_ram faultnet umc mte_sim
+TEST_MODULES_test_drbd_tcp := drbd tcmu_ram umc mte_sim
+TEST_MODULES_test_sim_oracle := sim drbd iscsi scst tcmu_ram faultnet umc mte_sim
+TEST_MODULES_test_scst    := scst tcmu_ram umc mte_sim
+TEST_MODULES_test_scst_sbc := scst tcmu_ram umc mte_sim
+TEST_MODULES_test_scst_thin := scst tcmu_ram umc mte_sim
+TEST_MODULES_test_scst_pr := scst tcmu_ram umc mte_sim
+TEST_MODULES_test_scst_tmf := scst tcmu_ram umc mte_sim
+TEST_MODULES_test_scst_conf := scst tcmu_ram umc mte_sim
+TEST_MODULES_test_iscsi_pdu := iscsi
+TEST_MODULES_test_iscsi_keys := iscsi
+TEST_MODULES_test_iscsi_target := iscsi scst tcmu_ram faultnet umc mte_sim
+TEST_MODULES_test_iscsi_raw := iscsi scst tcmu_ram faultnet umc mte_sim
 test_libs = $(call libs_for,$(or $(TEST_MODULES_$(1)),$(LIB_MODULES)))
 
 define unit_test_rule

@@ -129,5 +129,18 @@ void iscsi_ini_send_targets(struct iscsi_ini *ini,
 void iscsi_ini_logout(struct iscsi_ini *ini, iscsi_ini_login_fn done, void *arg);
 /* The task tag the next command will use (for ABORT TASK in tests). */
 uint32_t iscsi_ini_next_itt(const struct iscsi_ini *ini);
+/* NOP-Out ping with data; done(arg, rc, echoed data, len) when the NOP-In
+ * comes back (rc 0) or the ping failed (-errno). */
+void iscsi_ini_nop(struct iscsi_ini *ini, const void *data, uint32_t len,
+                   void (*done)(void *arg, int rc, const void *data, uint32_t len), void *arg);
+/* What login negotiated (valid after a successful login). */
+struct iscsi_ini_negotiated {
+    bool header_digest, data_digest, initial_r2t, immediate_data;
+    uint32_t max_burst_length, first_burst_length, max_outstanding_r2t;
+    uint32_t target_max_recv_data_segment_length;   /* what we may send */
+    uint32_t max_recv_data_segment_length;          /* what we declared */
+    uint16_t tsih;
+};
+void iscsi_ini_negotiated(const struct iscsi_ini *ini, struct iscsi_ini_negotiated *out);
 
 #endif

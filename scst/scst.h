@@ -91,6 +91,9 @@ struct scst_device_opts {
     const char *name;          /* "disk01" */
     const char *bdev;          /* "tcmu000" or "/UMCfuse/dev/drbd1" */
     uint32_t block_size;       /* logical block size, 512 or 4096; 0 = the bdev's */
+    /* Reported physical block (READ CAPACITY(16) LBPPBE, optimal granularities):
+     * a power-of-two multiple of block_size; 0 = the logical block size. */
+    uint32_t physical_block_size;
     bool read_only;            /* write-protected LU */
     bool removable;            /* removable medium (START STOP UNIT, PREVENT ALLOW) */
     bool thin;                 /* thin provisioned: UNMAP, LBPU/LBPWS, GET LBA STATUS */

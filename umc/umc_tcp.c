@@ -41,6 +41,7 @@ struct tcp_conn {
     struct mte_timer flush_timer;   /* coalesced write at the end of the batch */
     struct mte_timer event_timer;   /* deferred connect/close delivery */
     struct tcp_chunk *head, *tail;
+    struct tcp_chunk *spare;        /* one drained chunk kept for reuse */
     size_t queued;
 };
 
@@ -175,6 +176,34 @@ static void free_chunks(struct umc_node *n, struct tcp_conn *t)
     }
     t->tail = NULL;
     t->queued = 0;
+    umc_free(n, t->spare);
+    t->spare = NULL;
+}
+
+/* A drained chunk of the standard size is kept for the next send: the hot
+ * path then neither allocates nor zeroes 64 KiB per flush. */
+static void chunk_retire(struct umc_node *n, struct tcp_conn *t, struct tcp_chunk *c)
+{
+    if (!t->spare && c->cap == CHUNK_SIZE) {
+        c->next = NULL;
+        c->len = c->off = 0;
+        t->spare = c;
+        return;
+    }
+    umc_free(n, c);
+}
+
+static struct tcp_chunk *chunk_get(struct umc_node *n, struct tcp_conn *t, size_t cap)
+{
+    struct tcp_chunk *c;
+    if (cap == CHUNK_SIZE && t->spare) {
+        c = t->spare;
+        t->spare = NULL;
+        return c;
+    }
+    c = umc_alloc(n, sizeof(*c) + cap);
+    c->cap = cap;
+    return c;
 }
 
 static void conn_destroy(struct tcp_conn *t, bool reset)
@@ -251,7 +280,7 @@ static bool flush_queue(struct tcp_conn *t)
             t->head = c->next;
             if (!t->head)
                 t->tail = NULL;
-            umc_free(n, c);
+            chunk_retire(n, t, c);
         }
     }
     return true;
@@ -264,8 +293,7 @@ static void queue_bytes(struct tcp_conn *t, const char *p, size_t len)
         struct tcp_chunk *c = t->tail;
         if (!c || c->len == c->cap) {
             size_t cap = len > CHUNK_SIZE ? len : CHUNK_SIZE;
-            c = umc_alloc(n, sizeof(*c) + cap);
-            c->cap = cap;
+            c = chunk_get(n, t, cap);
             if (t->tail)
                 t->tail->next = c;
             else
