@@ -602,7 +602,11 @@ void iscsi_ini_free(struct iscsi_ini *ini)
     close_conn(ini);
     ini->state = INI_DEAD;
     ini->free_pending = true;
+    /* Held like a callback frame: finishing the last task must not release
+     * the initiator under our feet; whoever leaves the last frame does. */
+    ini->in_rx++;
     ini_fail_all(ini, -ECANCELED);
+    ini->in_rx--;
     if (!ini->in_rx)
         ini_release(ini);
 }

@@ -417,6 +417,32 @@ static void test_abort_task_in_flight(void **state)
     rig_down(&r);
 }
 
+/* Freeing the initiator from outside its callbacks while commands are in
+ * flight: each command fails once with -ECANCELED and the initiator is
+ * released exactly once (the simulator hit a double free here). */
+static void test_free_with_commands_in_flight(void **state)
+{
+    struct rig r;
+    rig_up_with(&r, 9, 300 * MTE_MSEC);
+    struct iscsi_ini_opts o = ini_defaults();
+    struct iscsi_ini *ini = ini_ready(&r, &o);
+    uint8_t buf[3][4096], cdb[10];
+    struct cmd_wait w[3] = {{0}};
+    for (int i = 0; i < 3; i++) {
+        cdb_rw10(cdb, i == 1, (uint32_t)(8 * i), 8);
+        iscsi_ini_command(ini, 0, cdb, 10, i == 1 ? SCSI_DIR_WRITE : SCSI_DIR_READ, buf[i],
+                          sizeof(buf[i]), cmd_cb, &w[i]);
+    }
+    rig_run(&r, 50 * MTE_MSEC);
+    iscsi_ini_free(ini);
+    for (int i = 0; i < 3; i++) {
+        assert_true(w[i].done);
+        assert_int_equal(w[i].r.rc, -ECANCELED);
+    }
+    rig_run(&r, MTE_SEC);
+    rig_down(&r);
+}
+
 static void test_lun_reset_and_task_sets(void **state)
 {
     struct rig r;
@@ -666,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_nop_ping_and_target_nop_in),
         cmocka_unit_test(test_fifty_concurrent_commands),
         cmocka_unit_test(test_abort_task_in_flight),
+        cmocka_unit_test(test_free_with_commands_in_flight),
         cmocka_unit_test(test_lun_reset_and_task_sets),
         cmocka_unit_test(test_cold_reset_drops_the_connection),
         cmocka_unit_test(test_session_reinstatement),
