@@ -61,8 +61,12 @@ struct scsi_cmd {
 
     /* set by scst_cmd_parse */
     enum scsi_dir dir;           /* what the CDB transfers */
-    uint32_t data_len;           /* bytes the CDB transfers */
-    uint8_t *buf;                /* data_len bytes, owned by scst */
+    uint32_t data_len;           /* bytes the CDB transfers (an ALLOCATION LENGTH is
+                                    capped at the longest answer the command has) */
+    uint8_t *buf;                /* owned by scst: data_len bytes for a WRITE or a
+                                    medium READ; an answer built in memory (INQUIRY,
+                                    MODE SENSE, ...) gets one when it is built, for
+                                    resp_len bytes (NULL when nothing is sent) */
     /* set by the transport for WRITE: bytes of buf actually received */
     uint32_t received;
 

@@ -64,10 +64,20 @@ void scst_cmd_set_data(struct scst_cmd_private *p, enum scsi_dir dir, uint32_t l
     p->cmd->data_len = len;
 }
 
+/* An ALLOCATION LENGTH is how much the initiator can take, not how much to
+ * set aside: the buffer waits for the answer (scst_respond). */
+void scst_cmd_set_data_in(struct scst_cmd_private *p, uint32_t alloc, uint32_t max)
+{
+    scst_cmd_set_data(p, SCSI_DIR_READ, alloc < max ? alloc : max);
+    p->flags |= CMDF_ANSWER;
+}
+
+/* Data-out (the transport receives into it) and medium reads (the bio fills
+ * it) need the buffer before exec. */
 static void alloc_data_buffer(struct scst_cmd_private *p)
 {
     struct scsi_cmd *cmd = p->cmd;
-    if (cmd->data_len && !cmd->buf)
+    if (cmd->data_len && !cmd->buf && !(p->flags & CMDF_ANSWER))
         cmd->buf = scst_buf_get(p->core, cmd->data_len, &p->buf_cap);
 }
 
@@ -75,6 +85,10 @@ void scst_respond(struct scst_cmd_private *p, const void *data, size_t len)
 {
     struct scsi_cmd *cmd = p->cmd;
     size_t n = len < cmd->data_len ? len : cmd->data_len;
+    if (n && !cmd->buf)
+        cmd->buf = scst_buf_get(p->core, (uint32_t)n, &p->buf_cap);
+    if (n && n > p->buf_cap)
+        n = p->buf_cap; /* answered twice, the second time longer: keep to the buffer */
     if (n)
         memcpy(cmd->buf, data, n);
     cmd->resp_len = (uint32_t)n;
@@ -414,7 +428,7 @@ void scst_cmd_release(struct scsi_cmd *cmd)
     if (cmd->buf)
         scst_buf_put(core, cmd->buf, p->buf_cap);
     if (p->aux)
-        umc_free(core->node, p->aux);
+        scst_buf_put(core, p->aux, p->aux_cap);
     if (p->opdata)
         umc_free(core->node, p->opdata);
     struct scst_session *s = p->sess;

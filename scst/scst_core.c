@@ -7,7 +7,6 @@
 #include "tcmu_ram/tcmu_ram.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/scstd"
-#define BUF_MIN_SHIFT 12 /* 4 KiB; classes up to 4 KiB << (SCST_BUF_CLASSES - 1) */
 
 struct scst_core *scst_core_new(struct umc_node *n)
 {
@@ -38,14 +37,21 @@ char *scst_state_path(struct scst_core *core, const char *prefix, const char *de
 
 /* ---- data buffers, recycled by power-of-two class --------------------------------------- */
 
-static int buf_class(uint32_t len)
+/* The class holding len bytes (4 KiB << class), or -1 above the largest. */
+static inline int buf_class(uint32_t len)
 {
-    for (int c = 0; c < SCST_BUF_CLASSES; c++)
-        if (len <= (1u << (BUF_MIN_SHIFT + c)))
-            return c;
-    return -1;
+    if (len <= (1u << SCST_BUF_MIN_SHIFT))
+        return 0;
+    int c = 32 - __builtin_clz(len - 1) - SCST_BUF_MIN_SHIFT; /* ceil(log2(len)) - 12 */
+    return c < SCST_BUF_CLASSES ? c : -1;
 }
 
+/* Not zeroed: a cached buffer holds an earlier command's bytes.  Every user
+ * overwrites what it exposes: a READ's bio fills all of it before resp_len
+ * covers it, answers built in memory are copied with their exact length
+ * (scst_respond), data-out is used only as far as it was received (short
+ * writes run on the whole blocks that arrived), and scratch (aux) buffers
+ * are read into or filled before use. */
 void *scst_buf_get(struct scst_core *core, uint32_t len, uint32_t *cap)
 {
     int c = buf_class(len);
@@ -53,7 +59,7 @@ void *scst_buf_get(struct scst_core *core, uint32_t len, uint32_t *cap)
         *cap = len;
         return umc_alloc(core->node, len);
     }
-    *cap = 1u << (BUF_MIN_SHIFT + c);
+    *cap = 1u << (SCST_BUF_MIN_SHIFT + c);
     struct scst_buf *b = core->buf_cache[c];
     if (!b)
         return umc_alloc(core->node, *cap);
@@ -65,7 +71,7 @@ void *scst_buf_get(struct scst_core *core, uint32_t len, uint32_t *cap)
 void scst_buf_put(struct scst_core *core, void *buf, uint32_t cap)
 {
     int c = buf_class(cap);
-    if (c < 0 || (1u << (BUF_MIN_SHIFT + c)) != cap ||
+    if (c < 0 || (1u << (SCST_BUF_MIN_SHIFT + c)) != cap ||
         core->buf_cache_bytes + cap > SCST_BUF_CACHE_BYTES) {
         umc_free(core->node, buf);
         return;
@@ -121,6 +127,7 @@ void scst_core_free(struct scst_core *core)
     scst_devices_free(core);
     release_tcmu_host(core);
     free_caches(core);
+    scst_lost_nexus_free_all(core);
     if (umc_node_slot(n, UMC_SLOT_SCST) == core)
         umc_node_set_slot(n, UMC_SLOT_SCST, NULL);
     umc_free(n, core->state_dir);

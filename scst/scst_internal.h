@@ -104,6 +104,9 @@ struct scst_field { bool in_cdb; uint16_t byte; int8_t bit; /* -1: whole byte */
 #define SCST_MAX_UNMAP_BLOCKS (1u << 20)
 #define SCST_MAX_UNMAP_DESCRIPTORS 256u
 #define SCST_UA_MAX 8
+#define SCST_LOST_NEXUS_MAX 64     /* lost I_T nexuses remembered for I_T NEXUS LOSS OCCURRED */
+#define SCST_MAX_LUNS 16384u       /* LUN numbers 0..16383 (peripheral and flat addressing) */
+#define SCST_VPD_MAX 1024u         /* the longest VPD page built */
 #define SCST_PR_MAX_REGISTRATIONS 128
 #define SCST_SANITIZE_MIN_NS (10ull * MTE_SEC) /* a sanitize runs at least this long */
 
@@ -296,6 +299,7 @@ enum {
     CMDF_NDOB = 1u << 4,
     CMDF_WRITES = 1u << 5,        /* modifies the medium: counts for range locks */
     CMDF_DEALLOC = 1u << 6,       /* deallocates its range on success */
+    CMDF_ANSWER = 1u << 7,        /* data-in built in memory: buf is allocated by scst_respond */
 };
 
 struct scst_cmd_private {
@@ -325,8 +329,9 @@ struct scst_cmd_private {
     /* I/O */
     struct umc_bio bio;
     struct iovec iov;
-    uint8_t *aux;                 /* scratch buffer of multi-step commands */
+    uint8_t *aux;                 /* scratch buffer of multi-step commands (not zeroed) */
     size_t aux_len;
+    uint32_t aux_cap;             /* capacity of aux (cached buffer classes) */
     uint64_t pos;                 /* progress of chunked commands */
     scst_step_fn step;            /* continuation after the current bio */
     void *opdata;                 /* per-command state of complex commands */
@@ -336,11 +341,24 @@ struct scst_cmd_private {
 
 /* ---- the core ------------------------------------------------------------------------------- */
 
-#define SCST_BUF_CLASSES 8        /* 4 KiB .. 512 KiB */
-#define SCST_BUF_CACHE_BYTES (8u << 20)
+/* Data buffers are recycled per core by power-of-two class, 4 KiB << 0 ..
+ * 4 KiB << (SCST_BUF_CLASSES - 1) = 2 MiB, up to SCST_BUF_CACHE_BYTES held
+ * idle: a 1 MiB READ then costs no allocation and no page faults.  Cached
+ * buffers are not zeroed (see scst_buf_get). */
+#define SCST_BUF_MIN_SHIFT 12
+#define SCST_BUF_CLASSES 10
+#define SCST_BUF_CACHE_BYTES (64u << 20)
 
 struct scst_buf {
     struct scst_buf *next;
+};
+
+/* An I_T nexus that was lost (its session closed), remembered so that the
+ * same nexus logging in again is told I_T NEXUS LOSS OCCURRED. */
+struct scst_lost_nexus {
+    char *target, *initiator_port;
+    uint16_t tpid;
+    struct scst_lost_nexus *next;  /* oldest first */
 };
 
 struct scst_core {
@@ -356,6 +374,8 @@ struct scst_core {
     unsigned nfree_privs;
     struct scst_buf *buf_cache[SCST_BUF_CLASSES];
     size_t buf_cache_bytes;
+    struct scst_lost_nexus *lost;  /* at most SCST_LOST_NEXUS_MAX, oldest first */
+    unsigned nlost;
 };
 
 /* ---- the opcode table (scst_opcodes.c) ---------------------------------------------------- */
@@ -416,10 +436,16 @@ void scst_fail_errno(struct scst_cmd_private *p, int err, bool writing);
 
 /* The command is finished (status and sense set): leave the task set, notify, done. */
 void scst_cmd_complete(struct scst_cmd_private *p);
-/* Copy a built response to the data-in buffer, truncated to the allocation length. */
+/* Copy a built response to the data-in buffer (allocated here, for the bytes
+ * sent), truncated to the allocation length. */
 void scst_respond(struct scst_cmd_private *p, const void *data, size_t len);
-/* (Re)allocate the command's data buffer for len bytes (parse only). */
+/* The command transfers len bytes in direction dir (parse only; the buffer
+ * is allocated when parse succeeds). */
 void scst_cmd_set_data(struct scst_cmd_private *p, enum scsi_dir dir, uint32_t len);
+/* Data-in answered from memory: alloc is the CDB's ALLOCATION LENGTH, max
+ * the longest answer the command can build; data_len is the smaller, and the
+ * buffer is only allocated by scst_respond, for what the answer holds. */
+void scst_cmd_set_data_in(struct scst_cmd_private *p, uint32_t alloc, uint32_t max);
 struct umc_node *scst_node_of(const struct scst_cmd_private *p);
 
 /* ---- I/O helpers (scst_io.c) --------------------------------------------------------------- */
@@ -451,13 +477,17 @@ void scst_device_refresh_capacity(struct scst_device *dev);
 void scst_device_mode_load(struct scst_device *dev);
 void scst_device_mode_save(struct scst_device *dev);
 char *scst_state_path(struct scst_core *core, const char *prefix, const char *devname);
+/* A buffer of at least len bytes (its capacity in *cap), NOT zeroed: the
+ * caller overwrites what it exposes.  Back with scst_buf_put(buf, cap). */
 void *scst_buf_get(struct scst_core *core, uint32_t len, uint32_t *cap);
 void scst_buf_put(struct scst_core *core, void *buf, uint32_t cap);
 
 /* ---- sessions and unit attentions (scst_session.c) --------------------------------------- */
 
+/* Who gets a unit attention: see the rule at the top of scst_session.c. */
 void scst_ua_add(struct scst_nexus *nx, uint16_t asc);
-/* Every nexus of dev (except skip's session, if any). */
+/* Every nexus of dev except skip's, the session whose own command caused
+ * the event (NULL: every nexus, as for a reset). */
 void scst_ua_dev(struct scst_device *dev, uint16_t asc, const struct scst_session *skip);
 void scst_ua_clear(struct scst_nexus *nx);
 bool scst_ua_pop(struct scst_nexus *nx, uint16_t *asc);
@@ -468,6 +498,7 @@ void scst_nexus_put(struct scst_nexus *nx);
 /* The target goes: its sessions stay valid for the transport but see no LUN. */
 void scst_target_orphan_sessions(struct scst_target *tgt);
 void scst_sessions_free_all(struct scst_core *core);
+void scst_lost_nexus_free_all(struct scst_core *core);
 
 /* ---- targets (scst_target.c) --------------------------------------------------------------- */
 

@@ -60,13 +60,17 @@ uint32_t scst_write_flags(const struct scst_cmd_private *p)
     return 0;
 }
 
+/* Scratch for read-modify-write and chunked commands, from the buffer cache:
+ * not zeroed, every user reads into it or fills it before using it. */
 void *scst_aux_alloc(struct scst_cmd_private *p, size_t len)
 {
-    struct umc_node *n = p->core->node;
-    if (p->aux && p->aux_len >= len)
+    if (p->aux && p->aux_cap >= len) {
+        p->aux_len = len;
         return p->aux;
-    umc_free(n, p->aux);
-    p->aux = umc_alloc(n, len ? len : 1);
+    }
+    if (p->aux)
+        scst_buf_put(p->core, p->aux, p->aux_cap);
+    p->aux = scst_buf_get(p->core, len ? (uint32_t)len : 1u, &p->aux_cap);
     p->aux_len = len;
     return p->aux;
 }

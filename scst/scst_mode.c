@@ -11,6 +11,8 @@
 
 enum { PC_CURRENT, PC_CHANGEABLE, PC_DEFAULT, PC_SAVED };
 
+#define MODE_SENSE_MAX 512 /* header, long LBA block descriptor and every page fit */
+
 struct mode_page {
     uint8_t code, subpage;
     size_t (*build)(const struct scst_device *dev, const struct scst_mode_params *mp, bool mask,
@@ -171,7 +173,7 @@ int scst_parse_mode_sense(struct scst_cmd_private *p)
     if (!any_page_selected(code, cdb[3]))
         return scst_invalid_cdb(p, any_page_selected(code, 0) ? 3 : 2, 7);
     uint32_t alloc = cdb[0] == 0x1a ? cdb[4] : get_be16(cdb + 7);
-    scst_cmd_set_data(p, SCSI_DIR_READ, alloc);
+    scst_cmd_set_data_in(p, alloc, MODE_SENSE_MAX);
     return 0;
 }
 
@@ -207,7 +209,7 @@ void scst_exec_mode_sense(struct scst_cmd_private *p)
     struct scst_mode_params def = default_params(dev);
     const struct scst_mode_params *mp = pc == PC_SAVED ? &dev->mode_saved
                                       : pc == PC_DEFAULT ? &def : &dev->mode;
-    uint8_t d[512];
+    uint8_t d[MODE_SENSE_MAX];
     size_t hdr = ten ? 8 : 4;
     size_t len = hdr;
     memset(d, 0, hdr);

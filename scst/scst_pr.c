@@ -91,9 +91,25 @@ size_t scst_transport_id(const char *initiator_port, uint8_t *out, size_t max)
 
 /* ---- PERSISTENT RESERVE IN ------------------------------------------------------------------ */
 
+/* A READ FULL STATUS descriptor: 24 bytes and a TransportID (name of at
+ * most 255 bytes and its NUL, padded to four, behind a 4-byte header). */
+#define PRIN_FULL_EACH (24 + 4 + 260)
+
+/* The longest answer of each service action, with every registration made. */
+static uint32_t prin_max_len(uint8_t sa)
+{
+    switch (sa) {
+    case 0: return 8 + 8 * SCST_PR_MAX_REGISTRATIONS;
+    case 1: return 24;
+    case 2: return 8;
+    default: return 8 + SCST_PR_MAX_REGISTRATIONS * PRIN_FULL_EACH;
+    }
+}
+
 int scst_parse_prin(struct scst_cmd_private *p)
 {
-    scst_cmd_set_data(p, SCSI_DIR_READ, get_be16(p->cmd->cdb + 7));
+    const uint8_t *cdb = p->cmd->cdb;
+    scst_cmd_set_data_in(p, get_be16(cdb + 7), prin_max_len(cdb[1] & 0x1f));
     return 0;
 }
 
@@ -136,7 +152,7 @@ static size_t prin_full_status(const struct scst_device *dev, uint8_t *d, size_t
     size_t len = 8;
     put_be32(d, dev->pr.generation);
     for (const struct scst_pr_reg *r = dev->pr.regs; r; r = r->next) {
-        if (len + 24 + 4 + 256 > max)
+        if (len + PRIN_FULL_EACH > max)
             break;
         uint8_t *e = d + len;
         memset(e, 0, 24);
@@ -156,7 +172,7 @@ static size_t prin_full_status(const struct scst_device *dev, uint8_t *d, size_t
 void scst_exec_prin(struct scst_cmd_private *p)
 {
     const struct scst_device *dev = p->dev;
-    size_t max = 8 + (size_t)(dev->pr.nregs + 1) * (24 + 4 + 260);
+    size_t max = 8 + (size_t)(dev->pr.nregs + 1) * PRIN_FULL_EACH;
     uint8_t *d = umc_alloc(p->core->node, max);
     size_t len;
     switch (p->cmd->cdb[1] & 0x1f) {

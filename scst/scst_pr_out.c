@@ -78,29 +78,32 @@ static void reg_free(struct scst_device *dev, struct scst_pr_reg *r)
     umc_free(dev->core->node, r);
 }
 
-/* A unit attention for each nexus of dev registered as r (or, with r NULL,
- * for every registered nexus except except). */
+/* A unit attention for each nexus of dev registered as r (r NULL: under any
+ * registration) but the issuer's: the I_T nexus the PERSISTENT RESERVE OUT
+ * came through learns the outcome from its status (SPC-4 5.13.11). */
 static void ua_registrants(struct scst_device *dev, const struct scst_pr_reg *r,
-                           const struct scst_pr_reg *except, uint16_t asc)
+                           const struct scst_session *issuer, uint16_t asc)
 {
     for (struct scst_nexus *nx = dev->nexus_head; nx; nx = nx->dev_next) {
+        if (nx->sess == issuer)
+            continue;
         struct scst_pr_reg *nr = scst_pr_find(dev, nx->sess->initiator_port, nx->sess->tpid);
-        if (nr && (r ? nr == r : nr != except))
+        if (nr && (!r || nr == r))
             scst_ua_add(nx, asc);
     }
 }
 
-static void release_reservation(struct scst_device *dev, const struct scst_pr_reg *releaser)
+static void release_reservation(struct scst_device *dev, const struct scst_session *issuer)
 {
     uint8_t type = dev->pr.type;
     dev->pr.reserved = false;
     dev->pr.holder = NULL;
     dev->pr.type = dev->pr.scope = 0;
     if (type != PR_WE && type != PR_EA)
-        ua_registrants(dev, NULL, releaser, ASC_RESERVATIONS_RELEASED);
+        ua_registrants(dev, NULL, issuer, ASC_RESERVATIONS_RELEASED);
 }
 
-static void unregister(struct scst_device *dev, struct scst_pr_reg *r)
+static void unregister(struct scst_device *dev, struct scst_pr_reg *r, const struct scst_session *issuer)
 {
     bool holder = scst_pr_is_holder(dev, r);
     bool ar = all_registrants(dev->pr.type);
@@ -108,7 +111,7 @@ static void unregister(struct scst_device *dev, struct scst_pr_reg *r)
     if (!holder)
         return;
     if (!ar) {
-        release_reservation(dev, NULL); /* RO types: RESERVATIONS RELEASED to the rest */
+        release_reservation(dev, issuer); /* RO types: RESERVATIONS RELEASED to the rest */
     } else if (!dev->pr.nregs) {
         dev->pr.reserved = false;
         dev->pr.type = dev->pr.scope = 0;
@@ -206,7 +209,7 @@ static int do_register(struct scst_cmd_private *p, struct prout *po, bool ignore
     if (!po->reg && po->sark == 0)
         return 0; /* unregistering an unregistered nexus: nothing to do */
     if (po->reg && po->sark == 0) {
-        unregister(dev, po->reg);
+        unregister(dev, po->reg, p->sess);
     } else if (po->reg) {
         po->reg->key = po->sark;
     } else {
@@ -251,7 +254,7 @@ static int do_release(struct scst_cmd_private *p, struct prout *po)
         scst_fail(p, SK_ILLEGAL_REQUEST, ASC_INVALID_RELEASE_OF_PR);
         return -1;
     }
-    release_reservation(dev, po->reg);
+    release_reservation(dev, p->sess);
     return 0;
 }
 
@@ -260,7 +263,7 @@ static int do_clear(struct scst_cmd_private *p, struct prout *po)
     struct scst_device *dev = p->dev;
     if (!po->reg || po->rk != po->reg->key)
         return conflict(p);
-    ua_registrants(dev, NULL, po->reg, ASC_RESERVATIONS_PREEMPTED);
+    ua_registrants(dev, NULL, p->sess, ASC_RESERVATIONS_PREEMPTED);
     scst_pr_free(dev->core, &dev->pr);
     dev->pr.generation++;
     return 0;
@@ -287,11 +290,11 @@ static void abort_doomed_tasks(struct scst_cmd_private *p)
     }
 }
 
-static void remove_doomed(struct scst_device *dev)
+static void remove_doomed(struct scst_device *dev, const struct scst_session *issuer)
 {
     for (struct scst_pr_reg *r = dev->pr.regs; r; r = r->next)
         if (r->doomed)
-            ua_registrants(dev, r, NULL, ASC_REGISTRATIONS_PREEMPTED);
+            ua_registrants(dev, r, issuer, ASC_REGISTRATIONS_PREEMPTED);
     struct scst_pr_reg *r = dev->pr.regs;
     while (r) {
         struct scst_pr_reg *next = r->next;
@@ -322,10 +325,10 @@ static int do_preempt(struct scst_cmd_private *p, struct prout *po, bool abort)
         dev->pr.holder = all_registrants(po->type) ? NULL : po->reg;
         if (changed)
             for (struct scst_pr_reg *r = dev->pr.regs; r; r = r->next)
-                if (!r->doomed && r != po->reg)
-                    ua_registrants(dev, r, NULL, ASC_RESERVATIONS_RELEASED);
+                if (!r->doomed)
+                    ua_registrants(dev, r, p->sess, ASC_RESERVATIONS_RELEASED);
     }
-    remove_doomed(dev);
+    remove_doomed(dev, p->sess);
     dev->pr.generation++;
     return 0;
 }

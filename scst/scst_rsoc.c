@@ -15,7 +15,11 @@ int scst_parse_rsoc(struct scst_cmd_private *p)
         return scst_invalid_cdb(p, cdb[3] ? 3 : 4, 7);
     if (options == 1 && (cdb[4] || cdb[5]))
         return scst_invalid_cdb(p, 4, 7);
-    scst_cmd_set_data(p, SCSI_DIR_READ, get_be32(cdb + 6));
+    size_t n;
+    scst_opcode_table(&n);
+    uint32_t max = options == 0 ? (uint32_t)(4 + n * (8 + TIMEOUT_DESC_LEN))
+                                : 4 + 16 + TIMEOUT_DESC_LEN;
+    scst_cmd_set_data_in(p, get_be32(cdb + 6), max);
     return 0;
 }
 

@@ -3,6 +3,10 @@
  * eject), PREVENT ALLOW MEDIUM REMOVAL, READ DEFECT DATA (10/12). */
 #include "scst/scst_internal.h"
 
+#define READ_CAPACITY16_LEN 32
+#define DEFECT10_HEADER_LEN 4
+#define DEFECT12_HEADER_LEN 8
+
 /* ---- READ CAPACITY ------------------------------------------------------------------------ */
 
 int scst_parse_read_capacity10(struct scst_cmd_private *p)
@@ -10,7 +14,7 @@ int scst_parse_read_capacity10(struct scst_cmd_private *p)
     const uint8_t *cdb = p->cmd->cdb;
     if (!(cdb[8] & 0x01) && get_be32(cdb + 2))
         return scst_invalid_cdb(p, 2, 7); /* an LBA needs PMI */
-    scst_cmd_set_data(p, SCSI_DIR_READ, 8);
+    scst_cmd_set_data_in(p, 8, 8);
     return 0;
 }
 
@@ -27,14 +31,14 @@ void scst_exec_read_capacity10(struct scst_cmd_private *p)
 
 int scst_parse_read_capacity16(struct scst_cmd_private *p)
 {
-    scst_cmd_set_data(p, SCSI_DIR_READ, get_be32(p->cmd->cdb + 10));
+    scst_cmd_set_data_in(p, get_be32(p->cmd->cdb + 10), READ_CAPACITY16_LEN);
     return 0;
 }
 
 void scst_exec_read_capacity16(struct scst_cmd_private *p)
 {
     const struct scst_device *dev = p->dev;
-    uint8_t d[32] = {0};
+    uint8_t d[READ_CAPACITY16_LEN] = {0};
     put_be64(d, dev->nblocks - 1);
     put_be32(d + 8, dev->block_size);
     d[13] = (uint8_t)(dev->lbppbe & 0x0f);
@@ -167,8 +171,12 @@ void scst_exec_prevent_allow(struct scst_cmd_private *p)
 int scst_parse_read_defect(struct scst_cmd_private *p)
 {
     const uint8_t *cdb = p->cmd->cdb;
-    uint32_t alloc = cdb[0] == 0x37 ? get_be16(cdb + 7) : get_be32(cdb + 6);
-    scst_cmd_set_data(p, SCSI_DIR_READ, alloc);
+    bool twelve = cdb[0] == 0xb7;
+    /* the list is always empty: the header is all there is to send */
+    if (twelve)
+        scst_cmd_set_data_in(p, get_be32(cdb + 6), DEFECT12_HEADER_LEN);
+    else
+        scst_cmd_set_data_in(p, get_be16(cdb + 7), DEFECT10_HEADER_LEN);
     return 0;
 }
 
@@ -176,9 +184,9 @@ int scst_parse_read_defect(struct scst_cmd_private *p)
 void scst_exec_read_defect(struct scst_cmd_private *p)
 {
     const uint8_t *cdb = p->cmd->cdb;
-    uint8_t d[8] = {0};
+    uint8_t d[DEFECT12_HEADER_LEN] = {0};
     bool twelve = cdb[0] == 0xb7;
     d[1] = (uint8_t)((twelve ? cdb[1] : cdb[2]) & 0x1f);
-    scst_respond(p, d, twelve ? 8 : 4);
+    scst_respond(p, d, twelve ? DEFECT12_HEADER_LEN : DEFECT10_HEADER_LEN);
     scst_cmd_complete(p);
 }

@@ -11,6 +11,41 @@
 
 /* ---- unit attentions --------------------------------------------------------------- */
 
+/* Who gets a unit attention.  A UA tells an I_T nexus of an event it may not
+ * otherwise learn of; every I_T nexus counts on its own: another initiator, or
+ * the same initiator through another session (ISID) or target port.
+ *
+ * A command that changes shared state is answered by its own status, so its
+ * I_T nexus gets no UA; every other I_T nexus of the LU does (SPC-4 says so
+ * for MODE SELECT and for PERSISTENT RESERVE OUT; a medium load follows suit):
+ *
+ *   MODE SELECT changing a parameter     MODE PARAMETERS CHANGED
+ *   START STOP UNIT loading the medium   NOT READY TO READY CHANGE
+ *   PERSISTENT RESERVE OUT               RESERVATIONS PREEMPTED / RELEASED,
+ *                                        REGISTRATIONS PREEMPTED (registrants only)
+ *   commands aborted by another nexus    COMMANDS CLEARED BY ANOTHER INITIATOR
+ *     (TMF, QErr, PREEMPT AND ABORT)     (TAS=0; only nexuses that lost commands)
+ *
+ * A reset is not such a command: LOGICAL UNIT RESET and TARGET WARM/COLD
+ * RESET put the LU back to its initial state (SPC-2 reservation, PREVENT,
+ * mode pages, tasks), and SAM-5 (6.3) has that establish a UA for every
+ * I_T nexus, the one that asked for it included: BUS DEVICE RESET FUNCTION
+ * OCCURRED, SCSI BUS RESET OCCURRED, POWER ON OCCURRED.  The TMF response
+ * says the function completed; the UA is what reaches the command path of
+ * each nexus (LIO and SCST do the same, and libiscsi's MultipathIO.Reset
+ * expects the UA on every path).  A reset supersedes what was pending.
+ *
+ * Events no nexus asked for go to every nexus concerned: a new I_T nexus
+ * (POWER ON OCCURRED), a LUN map change (REPORTED LUNS DATA HAS CHANGED), a
+ * capacity change (CAPACITY DATA HAS CHANGED).
+ *
+ * I_T nexus loss (the session ends: logout, connection loss, reinstatement):
+ * the nexus' PREVENT and SPC-2 reservation go and its tasks are aborted at
+ * once; other nexuses are told nothing (SAM-5 6.3.4).  If the same I_T nexus
+ * (initiator port name with its ISID, same relative target port) logs in
+ * again, it is told I_T NEXUS LOSS OCCURRED instead of POWER ON OCCURRED: the
+ * last SCST_LOST_NEXUS_MAX lost nexuses are remembered for that. */
+
 static bool is_reset_ua(uint16_t asc) { return (asc >> 8) == 0x29; }
 
 void scst_ua_add(struct scst_nexus *nx, uint16_t asc)
@@ -132,8 +167,9 @@ static size_t count_luns(const struct scst_group *g)
 }
 
 /* Rebuild the nexus array from the group's map, keeping nexuses that did
- * not change.  Returns true if the LUN inventory changed. */
-static bool session_map(struct scst_session *s, struct scst_group *g, bool initial)
+ * not change; new ones get first_ua (0: a remap, REPORTED LUNS DATA HAS
+ * CHANGED).  Returns true if the LUN inventory changed. */
+static bool session_map(struct scst_session *s, struct scst_group *g, uint16_t first_ua)
 {
     struct umc_node *n = s->core->node;
     size_t count = count_luns(g);
@@ -149,7 +185,7 @@ static bool session_map(struct scst_session *s, struct scst_group *g, bool initi
             continue;
         }
         v[i] = nexus_new(s, m);
-        scst_ua_add(v[i], initial ? ASC_POWER_ON_OCCURRED : ASC_REPORTED_LUNS_CHANGED);
+        scst_ua_add(v[i], first_ua ? first_ua : ASC_REPORTED_LUNS_CHANGED);
         changed = true;
     }
     for (size_t j = 0; j < s->nnexus; j++) {
@@ -173,10 +209,73 @@ void scst_sessions_remap(struct scst_core *core, struct scst_target *tgt)
         if (s->tgt != tgt || s->closing)
             continue;
         s->group = scst_group_for_initiator(tgt, s->initiator);
-        if (session_map(s, s->group, false))
+        if (session_map(s, s->group, 0))
             for (size_t i = 0; i < s->nnexus; i++)
                 scst_ua_add(s->nexus[i], ASC_REPORTED_LUNS_CHANGED);
     }
+}
+
+/* ---- lost I_T nexuses ------------------------------------------------------------------ */
+
+static bool lost_nexus_matches(const struct scst_lost_nexus *l, const struct scst_session *s)
+{
+    return l->tpid == s->tpid && strcmp(l->target, s->tgt->name) == 0 &&
+           strcmp(l->initiator_port, s->initiator_port) == 0;
+}
+
+static void lost_nexus_free(struct scst_core *core, struct scst_lost_nexus *l)
+{
+    umc_free(core->node, l->target);
+    umc_free(core->node, l->initiator_port);
+    umc_free(core->node, l);
+}
+
+/* Was s's I_T nexus lost before?  Then it is forgotten and true returned. */
+static bool lost_nexus_take(struct scst_core *core, const struct scst_session *s)
+{
+    for (struct scst_lost_nexus **pp = &core->lost; *pp; pp = &(*pp)->next) {
+        struct scst_lost_nexus *l = *pp;
+        if (lost_nexus_matches(l, s)) {
+            *pp = l->next;
+            core->nlost--;
+            lost_nexus_free(core, l);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void lost_nexus_remember(struct scst_core *core, const struct scst_session *s)
+{
+    if (!s->tgt)
+        return;
+    struct umc_node *n = core->node;
+    lost_nexus_take(core, s); /* once each, the newest loss last */
+    if (core->nlost == SCST_LOST_NEXUS_MAX) {
+        struct scst_lost_nexus *oldest = core->lost;
+        core->lost = oldest->next;
+        core->nlost--;
+        lost_nexus_free(core, oldest);
+    }
+    struct scst_lost_nexus *l = umc_alloc(n, sizeof(*l));
+    l->target = umc_strdup(n, s->tgt->name);
+    l->initiator_port = umc_strdup(n, s->initiator_port);
+    l->tpid = s->tpid;
+    struct scst_lost_nexus **pp = &core->lost;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = l;
+    core->nlost++;
+}
+
+void scst_lost_nexus_free_all(struct scst_core *core)
+{
+    while (core->lost) {
+        struct scst_lost_nexus *l = core->lost;
+        core->lost = l->next;
+        lost_nexus_free(core, l);
+    }
+    core->nlost = 0;
 }
 
 /* ---- sessions -------------------------------------------------------------------------- */
@@ -205,7 +304,7 @@ struct scst_session *scst_session_new(struct scst_core *core, const char *target
     s->initiator_port = umc_strdup(n, initiator_port && initiator_port[0] ? initiator_port : initiator);
     s->tpid = target_port_id;
     s->group = scst_group_for_initiator(t, initiator);
-    session_map(s, s->group, true);
+    session_map(s, s->group, lost_nexus_take(core, s) ? ASC_NEXUS_LOSS : ASC_POWER_ON_OCCURRED);
     struct scst_session **pp = &core->sessions;
     while (*pp)
         pp = &(*pp)->next;
@@ -321,6 +420,7 @@ void scst_session_close(struct scst_session *s, void (*closed)(void *arg), void 
     s->closing = true;
     s->closed = closed;
     s->closed_arg = arg;
+    lost_nexus_remember(s->core, s);
     drop_nexus_state(s);
     s->close_check_pending = true;
     umc_defer(s->core->node, close_check, s);
@@ -332,7 +432,7 @@ void scst_target_orphan_sessions(struct scst_target *tgt)
         if (s->tgt != tgt)
             continue;
         drop_nexus_state(s);
-        session_map(s, NULL, false);
+        session_map(s, NULL, 0);
         s->tgt = NULL;
         s->group = NULL;
     }

@@ -6,6 +6,9 @@
 #include "scst/scst_internal.h"
 
 #define STD_INQUIRY_LEN 96
+#define RTPG_MAX_PORTS 64
+#define RTPG_MAX_LEN (8 + 8 + 4 * RTPG_MAX_PORTS) /* extended header, one group */
+#define REPORT_TMFS_LEN 16
 #define VENDOR_ID "SCST_USR"
 
 static void complete_good(struct scst_cmd_private *p)
@@ -44,7 +47,7 @@ int scst_parse_inquiry(struct scst_cmd_private *p)
         return scst_invalid_cdb(p, 2, 7);
     if (evpd && p->nx && !vpd_page_supported(cdb[2]))
         return scst_invalid_cdb(p, 2, 7);
-    scst_cmd_set_data(p, SCSI_DIR_READ, get_be16(cdb + 3));
+    scst_cmd_set_data_in(p, get_be16(cdb + 3), evpd ? SCST_VPD_MAX : STD_INQUIRY_LEN);
     return 0;
 }
 
@@ -91,7 +94,7 @@ void scst_exec_inquiry(struct scst_cmd_private *p)
 
 int scst_parse_request_sense(struct scst_cmd_private *p)
 {
-    scst_cmd_set_data(p, SCSI_DIR_READ, p->cmd->cdb[4]);
+    scst_cmd_set_data_in(p, p->cmd->cdb[4], SCSI_SENSE_MAX);
     return 0;
 }
 
@@ -132,7 +135,7 @@ int scst_parse_report_luns(struct scst_cmd_private *p)
         return scst_invalid_cdb(p, 2, 7);
     if (alloc < 16)
         return scst_invalid_cdb(p, 6, 7);
-    scst_cmd_set_data(p, SCSI_DIR_READ, alloc);
+    scst_cmd_set_data_in(p, alloc, 8 + 8 * SCST_MAX_LUNS);
     return 0;
 }
 
@@ -183,7 +186,7 @@ int scst_parse_maint_in(struct scst_cmd_private *p)
         return scst_invalid_cdb(p, 1, 7);
     if ((cdb[1] & 0x1f) == 0x0d && alloc < 4)
         return scst_invalid_cdb(p, 6, 7);
-    scst_cmd_set_data(p, SCSI_DIR_READ, alloc);
+    scst_cmd_set_data_in(p, alloc, (cdb[1] & 0x1f) == 0x0a ? RTPG_MAX_LEN : REPORT_TMFS_LEN);
     return 0;
 }
 
@@ -212,12 +215,12 @@ static size_t target_ports(const struct scst_cmd_private *p, uint16_t *ports, si
 
 void scst_exec_rtpg(struct scst_cmd_private *p)
 {
-    uint16_t ports[64];
-    size_t nports = target_ports(p, ports, 64);
+    uint16_t ports[RTPG_MAX_PORTS];
+    size_t nports = target_ports(p, ports, RTPG_MAX_PORTS);
     bool extended = (p->cmd->cdb[1] >> 5) == 1;
     size_t hdr = extended ? 8 : 4;
     size_t len = hdr + 8 + 4 * nports;
-    uint8_t d[8 + 8 + 4 * 64];
+    uint8_t d[RTPG_MAX_LEN];
     memset(d, 0, len);
     put_be32(d, (uint32_t)(len - 4));
     if (extended)
@@ -235,7 +238,7 @@ void scst_exec_rtpg(struct scst_cmd_private *p)
 
 void scst_exec_report_tmfs(struct scst_cmd_private *p)
 {
-    uint8_t d[16] = {0};
+    uint8_t d[REPORT_TMFS_LEN] = {0};
     bool reptd = p->cmd->cdb[2] & 0x80;
     d[0] = 0x80 | 0x40 | 0x10 | 0x08 | 0x02; /* ABORT TASK (SET), CLEAR TASK SET, LU and target reset */
     if (reptd)

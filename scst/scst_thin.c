@@ -302,7 +302,7 @@ int scst_parse_get_lba_status(struct scst_cmd_private *p)
         return -1;
     }
     p->lba = lba;
-    scst_cmd_set_data(p, SCSI_DIR_READ, get_be32(cdb + 10));
+    scst_cmd_set_data_in(p, get_be32(cdb + 10), 8 + 16 * LBA_STATUS_MAX_DESCRIPTORS);
     return 0;
 }
 

@@ -6,6 +6,8 @@
  * bio does (multi-step commands stop at their next step).  Commands of the
  * issuing I_T nexus end silently; others get TASK ABORTED if TAS is set, else
  * end silently and their nexus gets COMMANDS CLEARED BY ANOTHER INITIATOR.
+ * A reset establishes its unit attention on every I_T nexus of each LU it
+ * resets, the issuer's included (the rule is in scst_session.c).
  * The TMF answers after every affected command's done. */
 #include <errno.h>
 
@@ -153,6 +155,7 @@ static void reset_device(struct scst_device *dev, const struct scst_session *iss
         nx->prevent = false;
     dev->prevent_count = 0;
     dev->mode = dev->mode_saved;
+    /* every I_T nexus, the issuer's too: SAM-5 6.3 (scst_session.c) */
     scst_ua_dev(dev, ua, NULL);
 }
 

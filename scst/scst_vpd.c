@@ -5,8 +5,6 @@
 
 #include "scst/scst_internal.h"
 
-#define VPD_MAX 1024
-
 static const uint8_t supported_pages[] = {0x00, 0x80, 0x83, 0x86, 0x8f, 0xb0, 0xb1, 0xb2};
 
 static size_t vpd_supported(uint8_t *d)
@@ -143,7 +141,7 @@ static size_t build_vpd(const struct scst_cmd_private *p, uint8_t page, uint8_t 
 void scst_exec_vpd(struct scst_cmd_private *p)
 {
     uint8_t page = p->cmd->cdb[2];
-    uint8_t d[VPD_MAX];
+    uint8_t d[SCST_VPD_MAX];
     memset(d, 0, 4);
     size_t len = p->dev ? build_vpd(p, page, d) : 4;
     d[0] = p->dev ? 0x00 : 0x7f;

@@ -15,6 +15,7 @@
 #define XC_MAX_RESULTS 16
 #define TGT_DESC_LEN 32
 #define B2B_DESC_LEN 28
+#define RCR_MAX_LEN 64 /* COPY STATUS: 12 bytes, OPERATING PARAMETERS: 46 */
 
 enum { COPY_IN_PROGRESS = 0x00, COPY_OK = 0x01, COPY_FAILED = 0x02 };
 
@@ -368,7 +369,7 @@ void scst_exec_xcopy(struct scst_cmd_private *p)
 
 int scst_parse_rcr(struct scst_cmd_private *p)
 {
-    scst_cmd_set_data(p, SCSI_DIR_READ, get_be32(p->cmd->cdb + 10));
+    scst_cmd_set_data_in(p, get_be32(p->cmd->cdb + 10), RCR_MAX_LEN);
     return 0;
 }
 
@@ -394,7 +395,7 @@ static size_t operating_parameters(uint8_t *d)
 
 void scst_exec_rcr(struct scst_cmd_private *p)
 {
-    uint8_t d[64] = {0};
+    uint8_t d[RCR_MAX_LEN] = {0};
     size_t len;
     if ((p->cmd->cdb[1] & 0x1f) == 0x03) {
         len = operating_parameters(d);

@@ -41,7 +41,8 @@ struct tcp_conn {
     struct mte_timer flush_timer;   /* coalesced write at the end of the batch */
     struct mte_timer event_timer;   /* deferred connect/close delivery */
     struct tcp_chunk *head, *tail;
-    struct tcp_chunk *spare;        /* one drained chunk kept for reuse */
+    struct tcp_chunk *spares;       /* drained chunks kept for reuse */
+    unsigned nr_spares;
     size_t queued;
 };
 
@@ -176,18 +177,25 @@ static void free_chunks(struct umc_node *n, struct tcp_conn *t)
     }
     t->tail = NULL;
     t->queued = 0;
-    umc_free(n, t->spare);
-    t->spare = NULL;
+    while (t->spares) {
+        struct tcp_chunk *c = t->spares;
+        t->spares = c->next;
+        umc_free(n, c);
+    }
+    t->nr_spares = 0;
 }
 
-/* A drained chunk of the standard size is kept for the next send: the hot
+/* Drained chunks of the standard size are kept for later sends: the hot
  * path then neither allocates nor zeroes 64 KiB per flush. */
+#define MAX_SPARES 8
+
 static void chunk_retire(struct umc_node *n, struct tcp_conn *t, struct tcp_chunk *c)
 {
-    if (!t->spare && c->cap == CHUNK_SIZE) {
-        c->next = NULL;
+    if (t->nr_spares < MAX_SPARES && c->cap == CHUNK_SIZE) {
         c->len = c->off = 0;
-        t->spare = c;
+        c->next = t->spares;
+        t->spares = c;
+        t->nr_spares++;
         return;
     }
     umc_free(n, c);
@@ -196,9 +204,11 @@ static void chunk_retire(struct umc_node *n, struct tcp_conn *t, struct tcp_chun
 static struct tcp_chunk *chunk_get(struct umc_node *n, struct tcp_conn *t, size_t cap)
 {
     struct tcp_chunk *c;
-    if (cap == CHUNK_SIZE && t->spare) {
-        c = t->spare;
-        t->spare = NULL;
+    if (cap == CHUNK_SIZE && t->spares) {
+        c = t->spares;
+        t->spares = c->next;
+        c->next = NULL;
+        t->nr_spares--;
         return c;
     }
     c = umc_alloc(n, sizeof(*c) + cap);
