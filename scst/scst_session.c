@@ -35,15 +35,17 @@
  * each nexus (LIO and SCST do the same, and libiscsi's MultipathIO.Reset
  * expects the UA on every path).  A reset supersedes what was pending.
  *
- * Events no nexus asked for go to every nexus concerned: a new I_T nexus
- * (POWER ON OCCURRED), a LUN map change (REPORTED LUNS DATA HAS CHANGED), a
- * capacity change (CAPACITY DATA HAS CHANGED).
+ * Events no nexus asked for go to every nexus concerned: a LUN map change
+ * (REPORTED LUNS DATA HAS CHANGED), a capacity change (CAPACITY DATA HAS
+ * CHANGED).  A brand-new I_T nexus starts with no UA: the LU's power-on
+ * happened before the nexus existed (tgt and LIO do the same, and initiators
+ * such as libiscsi's tools treat a UA on their first command as a failure).
  *
  * I_T nexus loss (the session ends: logout, connection loss, reinstatement):
  * the nexus' PREVENT and SPC-2 reservation go and its tasks are aborted at
  * once; other nexuses are told nothing (SAM-5 6.3.4).  If the same I_T nexus
  * (initiator port name with its ISID, same relative target port) logs in
- * again, it is told I_T NEXUS LOSS OCCURRED instead of POWER ON OCCURRED: the
+ * again, it is told I_T NEXUS LOSS OCCURRED (a new one is told nothing): the
  * last SCST_LOST_NEXUS_MAX lost nexuses are remembered for that. */
 
 static bool is_reset_ua(uint16_t asc) { return (asc >> 8) == 0x29; }
@@ -166,9 +168,11 @@ static size_t count_luns(const struct scst_group *g)
     return n;
 }
 
+#define NO_UA 0xffffu
+
 /* Rebuild the nexus array from the group's map, keeping nexuses that did
  * not change; new ones get first_ua (0: a remap, REPORTED LUNS DATA HAS
- * CHANGED).  Returns true if the LUN inventory changed. */
+ * CHANGED; NO_UA: none).  Returns true if the LUN inventory changed. */
 static bool session_map(struct scst_session *s, struct scst_group *g, uint16_t first_ua)
 {
     struct umc_node *n = s->core->node;
@@ -185,7 +189,8 @@ static bool session_map(struct scst_session *s, struct scst_group *g, uint16_t f
             continue;
         }
         v[i] = nexus_new(s, m);
-        scst_ua_add(v[i], first_ua ? first_ua : ASC_REPORTED_LUNS_CHANGED);
+        if (first_ua != NO_UA)
+            scst_ua_add(v[i], first_ua ? first_ua : ASC_REPORTED_LUNS_CHANGED);
         changed = true;
     }
     for (size_t j = 0; j < s->nnexus; j++) {
@@ -304,7 +309,7 @@ struct scst_session *scst_session_new(struct scst_core *core, const char *target
     s->initiator_port = umc_strdup(n, initiator_port && initiator_port[0] ? initiator_port : initiator);
     s->tpid = target_port_id;
     s->group = scst_group_for_initiator(t, initiator);
-    session_map(s, s->group, lost_nexus_take(core, s) ? ASC_NEXUS_LOSS : ASC_POWER_ON_OCCURRED);
+    session_map(s, s->group, lost_nexus_take(core, s) ? ASC_NEXUS_LOSS : NO_UA);
     struct scst_session **pp = &core->sessions;
     while (*pp)
         pp = &(*pp)->next;

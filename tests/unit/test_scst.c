@@ -107,19 +107,26 @@ static void group_map_and_report_luns(void **state)
 
 /* ---- unit attentions -------------------------------------------------------------------------- */
 
-static void power_on_unit_attention(void **state)
+/* A new nexus starts without a UA; a pending one (here: the LUN reset of
+ * another session) passes INQUIRY, is reported once by TEST UNIT READY, and is
+ * returned and cleared by REQUEST SENSE in the format asked for. */
+static void unit_attention_reporting(void **state)
 {
     struct rig r;
     rig_up(&r, NULL);
     uint8_t tur[6] = {0};
-    /* INQUIRY passes a pending unit attention, TEST UNIT READY reports it once */
+    expect_good(run_cmd(&r, r.s1, 0, tur, 6, NULL, 0));
+    expect_good(run_cmd(&r, r.s2, 0, tur, 6, NULL, 0));
+    int resp = -1;
+    scst_tmf(r.s1, SCST_TMF_LUN_RESET, 0, 0, tmf_cb, &resp);
+    mte_run_until_idle(r.e);
+    assert_int_equal(resp, SCST_TMF_COMPLETE);
     uint8_t inq[6] = {0x12, 0, 0, 0, 36, 0};
     struct res res = run_cmd(&r, r.s1, 0, inq, 6, NULL, 0);
     assert_good(res);
     res_free(&res);
-    assert_sense(run_cmd(&r, r.s1, 0, tur, 6, NULL, 0), 0x6, 0x2901);
+    assert_sense(run_cmd(&r, r.s1, 0, tur, 6, NULL, 0), 0x6, 0x2903);
     expect_good(run_cmd(&r, r.s1, 0, tur, 6, NULL, 0));
-    /* REQUEST SENSE returns and clears it, in the format asked for */
     uint8_t rs[6] = {0x03, 0x01, 0, 0, 252, 0};
     res = run_cmd(&r, r.s2, 0, rs, 6, NULL, 0);
     assert_good(res);
@@ -550,7 +557,7 @@ int main(void)
         cmocka_unit_test(sessions_and_acls),
         cmocka_unit_test(enumeration_in_name_order),
         cmocka_unit_test(group_map_and_report_luns),
-        cmocka_unit_test(power_on_unit_attention),
+        cmocka_unit_test(unit_attention_reporting),
         cmocka_unit_test(inquiry_standard),
         cmocka_unit_test(inquiry_vpd_pages),
         cmocka_unit_test(read_capacity),
