@@ -205,7 +205,7 @@ static size_t al_encode(struct drbd_volume *v, uint64_t seq, unsigned char **out
     drbd_put_be32(b, AL_MAGIC);
     drbd_put_be32(b + 4, n);
     drbd_put_be64(b + 8, seq);
-    drbd_put_be32(b + 16, drbd_crc32c(0, b, AL_HDR + 4 * (size_t)n));
+    drbd_put_be32(b + 16, umc_crc32c(b, AL_HDR + 4 * (size_t)n));
     *out = b;
     return (AL_HDR + 4 * (size_t)n + DRBD_BLOCK - 1) / DRBD_BLOCK * DRBD_BLOCK;
 }
@@ -352,8 +352,8 @@ static bool al_slot_parse(const unsigned char *p, size_t len, uint64_t *seq, uin
     unsigned char hdr[AL_HDR];
     memcpy(hdr, p, AL_HDR);
     memset(hdr + 16, 0, 4);
-    uint32_t crc = drbd_crc32c(0, hdr, AL_HDR);
-    crc = drbd_crc32c(crc, p + AL_HDR, 4 * (size_t)cnt);
+    uint32_t crc = umc_crc32c_update(UMC_CRC32C_INIT, hdr, AL_HDR);
+    crc = umc_crc32c_final(umc_crc32c_update(crc, p + AL_HDR, 4 * (size_t)cnt));
     if (crc != drbd_get_be32(p + 16))
         return false;
     *seq = drbd_get_be64(p + 8);

@@ -270,7 +270,6 @@ struct drbd_peer_dev *drbd_rs_primary_dependent(const struct drbd_peer_dev *done
 void drbd_rs_resume_dependent(struct drbd_peer_dev *pd);
 
 /* drbd_digest.c */
-uint32_t drbd_crc32c(uint32_t crc, const void *p, size_t len);
 size_t drbd_digest_size(enum drbd_alg a);
 void drbd_digest(enum drbd_alg a, const void *p, size_t len, unsigned char *out);
 

@@ -66,7 +66,7 @@ void drbd_sb_encode(const struct drbd_md *md, const struct drbd_layout *l, unsig
         drbd_put_be64(b + 152 + 8 * i, md->bitmap_uuid[i]);
         drbd_put_be32(b + 408 + 4 * i, md->peer_flags[i]);
     }
-    drbd_put_be32(b + SB_CRC_OFF, drbd_crc32c(0, b, SB_CRC_OFF));
+    drbd_put_be32(b + SB_CRC_OFF, umc_crc32c(b, SB_CRC_OFF));
 }
 
 static int sb_bad(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -84,7 +84,7 @@ int drbd_sb_decode(const unsigned char *b, uint64_t backing_size, struct drbd_md
 {
     if (drbd_get_be64(b) != SB_MAGIC)
         return sb_bad(why, whylen, "no valid meta-data signature found (bad magic)");
-    if (drbd_get_be32(b + SB_CRC_OFF) != drbd_crc32c(0, b, SB_CRC_OFF))
+    if (drbd_get_be32(b + SB_CRC_OFF) != umc_crc32c(b, SB_CRC_OFF))
         return sb_bad(why, whylen, "meta-data checksum mismatch (superblock damaged)");
     uint32_t version = drbd_get_be32(b + 8);
     if (version != SB_VERSION)

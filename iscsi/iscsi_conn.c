@@ -48,7 +48,7 @@ void iscsi_tx_pdu(struct iscsi_conn *conn, uint8_t *bhs, const void *data, uint3
     uint8_t *h = tx_scratch(conn, ISCSI_BHS_LEN + (conn->header_digest ? ISCSI_DIGEST_LEN : 0));
     memcpy(h, bhs, ISCSI_BHS_LEN);
     if (conn->header_digest)
-        iscsi_put_digest(h + ISCSI_BHS_LEN, iscsi_crc32c(h, ISCSI_BHS_LEN));
+        iscsi_put_digest(h + ISCSI_BHS_LEN, umc_crc32c(h, ISCSI_BHS_LEN));
     if (!dlen)
         return;
     conn->iov[conn->iov_cnt++] = (struct iovec){(void *)data, dlen};
@@ -58,9 +58,9 @@ void iscsi_tx_pdu(struct iscsi_conn *conn, uint8_t *bhs, const void *data, uint3
     uint8_t *t = tx_scratch(conn, pad + (conn->data_digest ? ISCSI_DIGEST_LEN : 0));
     memset(t, 0, pad);
     if (conn->data_digest) {
-        uint32_t crc = iscsi_crc32c_update(ISCSI_CRC32C_INIT, data, dlen);
-        crc = iscsi_crc32c_update(crc, t, pad);
-        iscsi_put_digest(t + pad, iscsi_crc32c_final(crc));
+        uint32_t crc = umc_crc32c_update(UMC_CRC32C_INIT, data, dlen);
+        crc = umc_crc32c_update(crc, t, pad);
+        iscsi_put_digest(t + pad, umc_crc32c_final(crc));
     }
 }
 

@@ -50,7 +50,7 @@ void ini_tx_pdu(struct iscsi_ini *ini, uint8_t *bhs, const void *data, uint32_t 
     uint8_t *h = tx_scratch(ini, ISCSI_BHS_LEN + (hd ? ISCSI_DIGEST_LEN : 0));
     memcpy(h, bhs, ISCSI_BHS_LEN);
     if (hd)
-        iscsi_put_digest(h + ISCSI_BHS_LEN, iscsi_crc32c(h, ISCSI_BHS_LEN));
+        iscsi_put_digest(h + ISCSI_BHS_LEN, umc_crc32c(h, ISCSI_BHS_LEN));
     if (!dlen)
         return;
     ini->iov[ini->iov_cnt++] = (struct iovec){(void *)data, dlen};
@@ -60,9 +60,9 @@ void ini_tx_pdu(struct iscsi_ini *ini, uint8_t *bhs, const void *data, uint32_t 
     uint8_t *t = tx_scratch(ini, pad + (dd ? ISCSI_DIGEST_LEN : 0));
     memset(t, 0, pad);
     if (dd) {
-        uint32_t crc = iscsi_crc32c_update(ISCSI_CRC32C_INIT, data, dlen);
-        crc = iscsi_crc32c_update(crc, t, pad);
-        iscsi_put_digest(t + pad, iscsi_crc32c_final(crc));
+        uint32_t crc = umc_crc32c_update(UMC_CRC32C_INIT, data, dlen);
+        crc = umc_crc32c_update(crc, t, pad);
+        iscsi_put_digest(t + pad, umc_crc32c_final(crc));
     }
 }
 

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "umc/umc.h"
+
 /* ---- the basic header segment ------------------------------------------------------- */
 
 #define ISCSI_BHS_LEN 48u
@@ -209,16 +211,9 @@ static inline bool iscsi_sn_lt(uint32_t a, uint32_t b)
 }
 static inline bool iscsi_sn_le(uint32_t a, uint32_t b) { return a == b || iscsi_sn_lt(a, b); }
 
-/* ---- CRC32C, MD5 ----------------------------------------------------------------------- */
+/* ---- CRC32C digests on the wire ----------------------------------------------------------------------- */
 
-/* Incremental CRC32C (Castagnoli) on the running state (start ISCSI_CRC32C_INIT,
- * finish with iscsi_crc32c_final).  The SSE4.2 instruction when the CPU has it. */
-#define ISCSI_CRC32C_INIT 0xffffffffu
-uint32_t iscsi_crc32c_update(uint32_t state, const void *buf, size_t len);
-static inline uint32_t iscsi_crc32c_final(uint32_t state) { return state ^ 0xffffffffu; }
-uint32_t iscsi_crc32c(const void *buf, size_t len);
-uint32_t iscsi_crc32c_sw(uint32_t state, const void *buf, size_t len); /* table version */
-bool iscsi_crc32c_hw_available(void);
+/* CRC32C digests are umc_crc32c* (umc/umc.h). */
 /* Digests go on the wire least significant byte first. */
 static inline void iscsi_put_digest(uint8_t *p, uint32_t crc)
 {
@@ -232,15 +227,6 @@ static inline uint32_t iscsi_get_digest(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-struct iscsi_md5 {
-    uint32_t state[4];
-    uint64_t bytes;
-    uint8_t block[64];
-};
-void iscsi_md5_init(struct iscsi_md5 *m);
-void iscsi_md5_update(struct iscsi_md5 *m, const void *data, size_t len);
-void iscsi_md5_final(struct iscsi_md5 *m, uint8_t digest[16]);
-void iscsi_md5(const void *data, size_t len, uint8_t digest[16]);
 
 /* ---- CHAP (RFC 1994 with MD5, as RFC 7143 uses it) ---------------------------------------- */
 

@@ -78,12 +78,12 @@ static int step_header(struct iscsi_rx *rx)
     rx->hdr_len = ISCSI_BHS_LEN + iscsi_hdr_ahs_len(p);
     memcpy(rx->hdr, p, rx->hdr_len);
     if (rx->header_digest &&
-        iscsi_crc32c(p, rx->hdr_len) != iscsi_get_digest(p + rx->hdr_len))
+        umc_crc32c(p, rx->hdr_len) != iscsi_get_digest(p + rx->hdr_len))
         return -EBADMSG;                 /* the length cannot be trusted: drop */
     rx->start += need;
     rx->dlen = iscsi_hdr_dlen(rx->hdr);
     rx->got = rx->tail_got = 0;
-    rx->crc = ISCSI_CRC32C_INIT;
+    rx->crc = UMC_CRC32C_INIT;
     rx->dest = ISCSI_RX_INLINE;
     rx->direct = NULL;
     rx->direct_len = 0;
@@ -120,7 +120,7 @@ static int step_inline(struct iscsi_rx *rx)
     bool ok = true;
     if (rx->data_digest && rx->dlen) {
         uint32_t padded = rx->dlen + iscsi_pad4(rx->dlen);
-        ok = iscsi_crc32c(data, padded) == iscsi_get_digest(data + padded);
+        ok = umc_crc32c(data, padded) == iscsi_get_digest(data + padded);
     }
     rx->start += total;
     return finish(rx, data, ok);
@@ -135,7 +135,7 @@ static void land(struct iscsi_rx *rx, const uint8_t *src, uint32_t n)
             memcpy(rx->direct + rx->got, src, take);
     }
     if (rx->data_digest)
-        rx->crc = iscsi_crc32c_update(rx->crc, src, n);
+        rx->crc = umc_crc32c_update(rx->crc, src, n);
     rx->got += n;
 }
 
@@ -172,8 +172,8 @@ static int step_stream(struct iscsi_rx *rx)
     bool ok = true;
     if (rx->data_digest && rx->dlen) {
         uint32_t pad = iscsi_pad4(rx->dlen);
-        uint32_t crc = iscsi_crc32c_update(rx->crc, rx->tail, pad);
-        ok = iscsi_crc32c_final(crc) == iscsi_get_digest(rx->tail + pad);
+        uint32_t crc = umc_crc32c_update(rx->crc, rx->tail, pad);
+        ok = umc_crc32c_final(crc) == iscsi_get_digest(rx->tail + pad);
     }
     return finish(rx, rx->big, ok);
 }

@@ -311,6 +311,28 @@ void *umc_net_ctx(const struct umc_node *n);
 /* The real backend: TCP and unix sockets on the engine's epoll (real clock). */
 const struct umc_net_backend *umc_tcp_backend(void);
 
+/* ---- digests ------------------------------------------------------------------------ */
+
+/* CRC32C (Castagnoli): incremental on a running state (start UMC_CRC32C_INIT,
+ * finish with umc_crc32c_final); the SSE4.2 instruction when the CPU has it. */
+#define UMC_CRC32C_INIT 0xffffffffu
+uint32_t umc_crc32c_update(uint32_t state, const void *buf, size_t len);
+static inline uint32_t umc_crc32c_final(uint32_t state) { return state ^ 0xffffffffu; }
+uint32_t umc_crc32c(const void *buf, size_t len);
+uint32_t umc_crc32c_sw(uint32_t state, const void *buf, size_t len); /* table version */
+bool umc_crc32c_hw_available(void);
+
+struct umc_md5 {
+    uint32_t state[4];
+    uint64_t bytes;
+    uint8_t block[64];
+};
+void umc_md5_init(struct umc_md5 *m);
+void umc_md5_update(struct umc_md5 *m, const void *data, size_t len);
+void umc_md5_final(struct umc_md5 *m, uint8_t digest[16]);
+void umc_md5(const void *data, size_t len, uint8_t digest[16]);
+void umc_sha1(const void *data, size_t len, uint8_t digest[20]);
+
 /* ---- files --------------------------------------------------------------------- */
 
 /* Small state files (persistent reservations, ...).  On the real file system

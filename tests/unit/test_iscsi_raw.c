@@ -67,7 +67,7 @@ static void raw_send_ex(struct raw *x, uint8_t *h, const void *data, uint32_t dl
     iscsi_hdr_set_dlen(h, dlen);
     raw_bytes(x, h, ISCSI_BHS_LEN);
     if (x->hd) {
-        iscsi_put_digest(d, iscsi_crc32c(h, ISCSI_BHS_LEN) ^ corrupt_hd);
+        iscsi_put_digest(d, umc_crc32c(h, ISCSI_BHS_LEN) ^ corrupt_hd);
         raw_bytes(x, d, 4);
     }
     if (!dlen)
@@ -75,9 +75,9 @@ static void raw_send_ex(struct raw *x, uint8_t *h, const void *data, uint32_t dl
     raw_bytes(x, data, dlen);
     raw_bytes(x, zeros, iscsi_pad4(dlen));
     if (x->dd) {
-        uint32_t crc = iscsi_crc32c_update(ISCSI_CRC32C_INIT, data, dlen);
-        crc = iscsi_crc32c_update(crc, zeros, iscsi_pad4(dlen));
-        iscsi_put_digest(d, iscsi_crc32c_final(crc) ^ corrupt_dd);
+        uint32_t crc = umc_crc32c_update(UMC_CRC32C_INIT, data, dlen);
+        crc = umc_crc32c_update(crc, zeros, iscsi_pad4(dlen));
+        iscsi_put_digest(d, umc_crc32c_final(crc) ^ corrupt_dd);
         raw_bytes(x, d, 4);
     }
 }

@@ -1,4 +1,4 @@
-/* umc: node memory and crash, the block layer, the registry, real sockets. */
+/* umc: node memory and crash, the block layer, the registry, digests, real sockets. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -274,6 +274,103 @@ static void iov_helpers_cross_boundaries(void **state)
     assert_int_equal(umc_iov_total(iov, 2), 8);
 }
 
+/* ---- digests ------------------------------------------------------------------------- */
+
+static void hex_of(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+/* ---- CRC32C (RFC 3720 B.4) --------------------------------------------------------- */
+
+static void crc32c_vectors(void **state)
+{
+    uint8_t buf[32];
+    memset(buf, 0, 32);
+    assert_int_equal(umc_crc32c(buf, 32), 0x8a9136aa);
+    memset(buf, 0xff, 32);
+    assert_int_equal(umc_crc32c(buf, 32), 0x62a8ab43);
+    for (int i = 0; i < 32; i++)
+        buf[i] = (uint8_t)i;
+    assert_int_equal(umc_crc32c(buf, 32), 0x46dd794e);
+    for (int i = 0; i < 32; i++)
+        buf[i] = (uint8_t)(31 - i);
+    assert_int_equal(umc_crc32c(buf, 32), 0x113fdb5c);
+    assert_int_equal(umc_crc32c("123456789", 9), 0xe3069283);
+}
+
+static void crc32c_sw_matches_hw_and_is_incremental(void **state)
+{
+    uint8_t buf[4099];
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (uint8_t)(i * 7 + (i >> 3));
+    for (size_t off = 0; off < 9; off++) {
+        for (size_t len = 0; len < 300; len += 13) {
+            uint32_t sw = umc_crc32c_final(umc_crc32c_sw(UMC_CRC32C_INIT, buf + off, len));
+            assert_int_equal(sw, umc_crc32c(buf + off, len));
+        }
+    }
+    uint32_t whole = umc_crc32c(buf, sizeof(buf));
+    uint32_t st = UMC_CRC32C_INIT;
+    for (size_t pos = 0; pos < sizeof(buf); pos += 1000)
+        st = umc_crc32c_update(st, buf + pos, sizeof(buf) - pos < 1000 ? sizeof(buf) - pos : 1000);
+    assert_int_equal(umc_crc32c_final(st), whole);
+    print_message("crc32c: hardware instruction %s\n", umc_crc32c_hw_available() ? "used" : "absent");
+}
+
+/* ---- MD5 (RFC 1321 A.5) ------------------------------------------------------------- */
+
+static void md5_vectors(void **state)
+{
+    static const struct { const char *in, *hex; } v[] = {
+        {"", "d41d8cd98f00b204e9800998ecf8427e"},
+        {"a", "0cc175b9c0f1b6a831c399e269772661"},
+        {"abc", "900150983cd24fb0d6963f7d28e17f72"},
+        {"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
+        {"abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"},
+        {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+         "d174ab98d277d9f5a5611c2c9f419d9f"},
+        {"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+         "57edf4a22be3c955ac49da2e2107b67a"},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        uint8_t d[16];
+        char hex[33];
+        umc_md5(v[i].in, strlen(v[i].in), d);
+        hex_of(d, 16, hex);
+        assert_string_equal(hex, v[i].hex);
+        /* the same bytes fed one at a time */
+        struct umc_md5 m;
+        umc_md5_init(&m);
+        for (const char *p = v[i].in; *p; p++)
+            umc_md5_update(&m, p, 1);
+        umc_md5_final(&m, d);
+        hex_of(d, 16, hex);
+        assert_string_equal(hex, v[i].hex);
+    }
+}
+
+/* ---- SHA-1 (FIPS 180-1 appendix A, B, C) --------------------------------------------- */
+
+static void sha1_vectors(void **state)
+{
+    char hex[41];
+    uint8_t d[20];
+    umc_sha1("abc", 3, d);
+    hex_of(d, 20, hex);
+    assert_string_equal(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    umc_sha1(two, strlen(two), d);
+    hex_of(d, 20, hex);
+    assert_string_equal(hex, "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+    static char million[1000000];
+    memset(million, 'a', sizeof(million));
+    umc_sha1(million, sizeof(million), d);
+    hex_of(d, 20, hex);
+    assert_string_equal(hex, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+}
+
 /* ---- real sockets ------------------------------------------------------------------ */
 
 #define PAYLOAD (3u * 1024 * 1024 + 77)
@@ -432,6 +529,10 @@ int main(void)
         cmocka_unit_test(read_only_and_write_zeroes_emulation),
         cmocka_unit_test(registry_order_find_and_opens),
         cmocka_unit_test(iov_helpers_cross_boundaries),
+        cmocka_unit_test(crc32c_vectors),
+        cmocka_unit_test(crc32c_sw_matches_hw_and_is_incremental),
+        cmocka_unit_test(md5_vectors),
+        cmocka_unit_test(sha1_vectors),
         cmocka_unit_test(tcp_stream_intact_then_eof),
         cmocka_unit_test(unix_stream_intact_then_eof),
         cmocka_unit_test(connect_refused_reports_error),

@@ -2,9 +2,9 @@
  * table[0][i] is the CRC of byte i; table[k][i] = table[k-1][i] >> 8 ^ table[0][low byte]. */
 #include <stdint.h>
 
-extern const uint32_t iscsi_crc32c_table[8][256];
+extern const uint32_t umc_crc32c_table[8][256];
 
-const uint32_t iscsi_crc32c_table[8][256] = {
+const uint32_t umc_crc32c_table[8][256] = {
     {
         0x00000000, 0xf26b8303, 0xe13b70f7, 0x1350f3f4, 0xc79a971f, 0x35f1141c,
         0x26a1e7e8, 0xd4ca64eb, 0x8ad958cf, 0x78b2dbcc, 0x6be22838, 0x9989ab3b,
