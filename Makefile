@@ -47,7 +47,7 @@ FUZZ_SECONDS ?= 30
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all libs run test unit pytest deps guard asan valgrind-test coverage bench fuzz clean
+.PHONY: all libs run test unit pytest deps guard asan valgrind-test coverage bench fuzz conformance clean
 
 all: $(PROGRAMS) $(UNIT_BINS)
 
@@ -164,6 +164,9 @@ coverage: deps
 
 bench: deps all
 	@ci/bench.sh $(BIN)
+
+conformance: deps all
+	@ci/conformance.sh $(BIN)
 
 # libFuzzer targets for the parsers, each run for FUZZ_SECONDS.
 fuzz: deps
