@@ -93,6 +93,7 @@ TEST_MODULES_test_engine  := mte_sim
 TEST_MODULES_test_umc     := umc mte_sim
 TEST_MODULES_test_faultnet := faultnet umc mte_sim
 TEST_MODULES_test_bdev    := tcmu_ram umc mte_sim
+TEST_MODULES_test_simdisk := tcmu_ram umc mte_sim
 TEST_MODULES_test_drbd := drbd tcmu_ram faultnet umc mte_sim
 TEST_MODULES_test_drbd_repl := drbd tcmu_ram faultnet umc mte_sim
 TEST_MODULES_test_drbd_admin := drbd tcmu_ram faultnet umc mte_sim
