@@ -27,6 +27,13 @@ struct attach_ctx {
     char msg[200];
 };
 
+/* Should drbd go away while the read is in flight, the context goes too. */
+static void attach_owns(struct drbd_lio *lio, struct attach_ctx *a)
+{
+    lio->ctx_own[0] = a;
+    lio->ctx_own[1] = a->sb;
+}
+
 static void attach_fail(struct attach_ctx *a, int rc)
 {
     struct drbd_volume *v = a->v;
@@ -173,6 +180,7 @@ static void attach_after_sb(struct drbd_lio *lio)
     unsigned char *area = umc_alloc(r->node, (size_t)len);
     struct drbd_lio *l2 = drbd_lio_new(r->d, attach_after_area, a);
     l2->own[0] = area;
+    attach_owns(l2, a);
     drbd_lio_submit(l2, v->backing, UMC_OP_READ, 0, a->layout.bm_offset, len, area, NULL, 0);
 }
 
@@ -209,6 +217,7 @@ int drbd_vol_attach(struct drbd_volume *v, char *msg, size_t msglen, drbd_msg_fn
     unsigned char *sb = umc_alloc(r->node, DRBD_SB_SIZE);
     a->sb = sb;
     struct drbd_lio *lio = drbd_lio_new(r->d, attach_after_sb, a);
+    attach_owns(lio, a);
     drbd_lio_submit(lio, b, UMC_OP_READ, 0, b->size / DRBD_BLOCK * DRBD_BLOCK - DRBD_SB_SIZE,
                     DRBD_SB_SIZE, sb, NULL, 0);
     return 0;
@@ -320,6 +329,12 @@ struct create_ctx {
     char msg[200];
 };
 
+static void create_owns(struct drbd_lio *lio, struct create_ctx *c)
+{
+    lio->ctx_own[0] = c;
+    lio->ctx_own[1] = c->sb;
+}
+
 static void create_finish(struct create_ctx *c, int rc)
 {
     struct umc_node *n = c->r->node;
@@ -373,6 +388,7 @@ static void create_zeroed(struct drbd_lio *lio)
     md.flags = MDF_AL_CLEAN;
     drbd_sb_encode(&md, &c->layout, c->sb);
     struct drbd_lio *l2 = drbd_lio_new(c->r->d, create_sb_written, c);
+    create_owns(l2, c);
     drbd_lio_submit(l2, c->b, UMC_OP_WRITE, UMC_BIO_FUA, c->layout.sb_offset, DRBD_SB_SIZE, c->sb,
                     NULL, 0);
 }
@@ -392,6 +408,7 @@ static void create_after_read(struct drbd_lio *lio)
         return;
     }
     struct drbd_lio *l2 = drbd_lio_new(c->r->d, create_zeroed, c);
+    create_owns(l2, c);
     drbd_lio_submit(l2, c->b, UMC_OP_WRITE_ZEROES, 0, c->layout.bm_offset,
                     c->layout.sb_offset - c->layout.bm_offset, NULL, NULL, 0);
 }
@@ -430,6 +447,7 @@ int drbd_create_md(struct drbd_resource *r, const struct drbd_cfg_volume *cv, bo
     c->layout = l;
     c->sb = umc_alloc(r->node, DRBD_SB_SIZE);
     struct drbd_lio *lio = drbd_lio_new(r->d, create_after_read, c);
+    create_owns(lio, c);
     drbd_lio_submit(lio, b, UMC_OP_READ, 0, l.sb_offset, DRBD_SB_SIZE, c->sb, NULL, 0);
     return 0;
 }

@@ -232,15 +232,18 @@ int drbd_bm_rle_decode(struct drbd_bitmap *bm, uint64_t start, uint64_t nbits,
 /* Every bio we send to a backing device lives in its own allocation.  If its
  * owner goes away while it is in flight (drbd_free during I/O), the owner hands
  * over the buffers the bio still uses (drbd_lio_orphan); the completion then
- * frees only those and the lio. */
+ * frees only those and the lio.  Owners known only to their lio (attach,
+ * create-md) name their context in ctx_own up front. */
 struct drbd_lio {
     struct umc_bio bio;
     struct iovec iov1;
     struct drbd_link link;             /* in drbd->lios while in flight */
-    struct drbd *d;
+    struct drbd *d;                    /* gone when orphan: use node */
+    struct umc_node *node;
     void (*done)(struct drbd_lio *lio);
     void *ctx;
     void *own[3];
+    void *ctx_own[2];                  /* the owner's context: freed with an orphan only */
     bool orphan;
 };
 
@@ -419,6 +422,7 @@ struct drbd_rs_ctl {
     uint32_t plan_len, plan_head;
     int64_t plan_total;
     uint64_t app_io_mark;              /* the volume's app I/O count at the last tick */
+    bool started;                      /* the first slot was granted */
 };
 
 struct drbd_peer_dev {
@@ -489,6 +493,7 @@ struct drbd_conn {
     struct umc_conn *out;              /* outgoing attempt before the handshake */
     bool out_connected;
     struct mte_timer connect_timer, ping_timer, ping_timeout_timer, ko_timer, hs_timer;
+    struct mte_timer rx_resume_timer;  /* reading goes on after the work it started */
     mte_time_t last_rx, ping_sent_at;
     mte_time_t accept_after;           /* after a refused session: no new one before */
     bool ping_outstanding;
@@ -501,6 +506,7 @@ struct drbd_conn {
     unsigned char *rx_buf;
     unsigned char rx_small[1024];
     bool rx_busy;                      /* inside on_readable */
+    bool rx_lowat;
     /* send queues: control first */
     struct drbd_link tx_ctrl, tx_data;
     uint64_t tx_queued_bytes;
@@ -651,8 +657,9 @@ struct drbd_resource {
     uint64_t ticks;
     uint32_t incarnation;              /* random per drbd_new: tells write sequences apart */
     uint64_t write_seq;                /* last sequence number given to a replicated write */
-    /* promotion in progress */
+    /* a role change being agreed with the peers (drbd_admin_roles.c) */
     struct drbd_cmd_ctx *twopc_cmd;
+    enum drbd_role twopc_role;
     struct drbd_cmd_ctx *down_cmd;
     uint64_t twopc_id;
     struct mte_timer twopc_timer;
@@ -679,6 +686,7 @@ struct drbd {
     int nres;
     struct drbd_events *events;
     struct drbd_link lios;             /* lower I/O in flight */
+    uint64_t lio_bytes;                /* bytes ever submitted to lower devices */
     struct drbd_link cmds;             /* admin commands not yet answered */
     void *pool[48];                    /* spare data buffers of DRBD_POOL_BUF bytes */
     int npool;

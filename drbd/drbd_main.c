@@ -13,6 +13,7 @@ struct drbd_lio *drbd_lio_new(struct drbd *d, void (*done)(struct drbd_lio *lio)
 {
     struct drbd_lio *lio = umc_alloc(d->node, sizeof(*lio));
     lio->d = d;
+    lio->node = d->node;
     lio->done = done;
     lio->ctx = ctx;
     dl_init(&lio->link);
@@ -21,7 +22,7 @@ struct drbd_lio *drbd_lio_new(struct drbd *d, void (*done)(struct drbd_lio *lio)
 
 void drbd_lio_free(struct drbd_lio *lio)
 {
-    struct umc_node *n = lio->d->node;
+    struct umc_node *n = lio->node;
     for (int i = 0; i < 3; i++)
         umc_free(n, lio->own[i]);
     umc_free(n, lio);
@@ -44,6 +45,8 @@ static void lio_complete(struct umc_bio *bio)
     struct drbd_lio *lio = bio->priv;
     dl_del(&lio->link);
     if (lio->orphan) {
+        for (int i = 0; i < 2; i++)
+            umc_free(lio->node, lio->ctx_own[i]);
         drbd_lio_free(lio);
         return;
     }
@@ -61,6 +64,7 @@ void drbd_lio_submit(struct drbd_lio *lio, struct umc_bdev *b, enum umc_bio_op o
     lio->bio = (struct umc_bio){.op = op, .flags = flags, .offset = off, .length = len,
                                 .iov = iov, .iovcnt = iovcnt, .done = lio_complete, .priv = lio};
     dl_add_tail(&lio->d->lios, &lio->link);
+    lio->d->lio_bytes += len;
     umc_bio_submit(b, &lio->bio);
 }
 

@@ -53,14 +53,7 @@ static void untrack(struct tcmu_device *dev, struct glue_cmd *g)
 
 bool tcmu_glue_busy(const struct tcmu_device *dev) { return dev->inflight != NULL; }
 
-void tcmu_glue_drop_inflight(struct tcmu_device *dev)
-{
-    while (dev->inflight) {
-        struct glue_cmd *g = dev->inflight;
-        untrack(dev, g);
-        umc_free(dev_node(dev), g);
-    }
-}
+
 
 /* ---- the step machine --------------------------------------------------------- */
 
@@ -123,6 +116,14 @@ static void finish(struct tcmu_device *dev, struct glue_cmd *g, int status)
     untrack(dev, g);
     umc_free(dev_node(dev), g);
     umc_bio_complete(bio, status);
+}
+
+/* The device goes away under its bios: like a yanked disk, each fails with
+ * ENODEV, so whoever waits (or left an orphan behind) can let go of it. */
+void tcmu_glue_fail_inflight(struct tcmu_device *dev)
+{
+    while (dev->inflight)
+        finish(dev, dev->inflight, -ENODEV);
 }
 
 /* Move past the step that just ended; true when the bio is finished. */

@@ -96,7 +96,7 @@ static void device_destroy(struct tcmu_device *dev)
     struct umc_node *n = dev->host->node;
     if (dev->opened && dev->handler->close)
         dev->handler->close(dev);
-    tcmu_glue_drop_inflight(dev);
+    tcmu_glue_fail_inflight(dev);
     umc_free(n, dev->cfgstring);
     umc_free(n, dev);
 }

@@ -33,8 +33,9 @@ struct tcmu_host {
 
 /* bio_tcmu.c: the bdev side of a device. */
 const struct umc_bdev_ops *tcmu_glue_ops(void);
-/* Forget bios still in flight (teardown: their submitters are going away). */
-void tcmu_glue_drop_inflight(struct tcmu_device *dev);
+/* Teardown: bios still in flight fail with -ENODEV (submitters that went
+ * away first must have orphaned theirs, as drbd does). */
+void tcmu_glue_fail_inflight(struct tcmu_device *dev);
 bool tcmu_glue_busy(const struct tcmu_device *dev);
 
 /* The built-in handlers fill in their tables. */

@@ -76,6 +76,75 @@ static void refusals(void **state)
     world_free(&w);
 }
 
+/* `secondary` answers only once the peers know: a `primary` issued on the
+ * peer the moment the answer arrives (no time for a state packet to land
+ * on its own) must succeed. */
+struct handover {
+    struct world *w;
+    int to;
+    struct cmd_result demoted, promoted;
+};
+
+static void handover_demoted(void *arg, int rc, const char *msg)
+{
+    struct handover *h = arg;
+    cmd_done(&h->demoted, rc, msg);
+    struct drbd_cmd c = {.verb = "primary", .resource = "r0", .volume = -1};
+    drbd_command(h->w->nodes[h->to].d, &c, cmd_done, &h->promoted);
+}
+
+static void secondary_then_peer_primary(void **state)
+{
+    struct world w;
+    pair_up(&w, 12, NULL, true);
+    for (int round = 0; round < 4; round++) {
+        int from = round % 2, to = 1 - from;
+        struct handover h = {.w = &w, .to = to};
+        struct drbd_cmd c = {.verb = "secondary", .resource = "r0", .volume = -1};
+        drbd_command(w.nodes[from].d, &c, handover_demoted, &h);
+        run_for(&w, MTE_SEC);
+        assert_true(h.demoted.done && h.promoted.done);
+        assert_int_equal(h.demoted.rc, 0);
+        if (h.promoted.rc)
+            fprintf(stderr, "round %d: %s\n", round, h.promoted.msg);
+        assert_int_equal(h.promoted.rc, 0);
+    }
+    world_free(&w);
+}
+
+/* Tear a node down (drbd, then its backstores) with I/O and an `up` still
+ * in flight: nothing may leak and nothing may be touched after free. */
+static void free_node_now(struct world *w, int i)
+{
+    struct hnode *h = &w->nodes[i];
+    drbd_free(h->d);
+    tcmu_host_free(h->h);
+    assert_int_equal(umc_node_free(h->n), 0);
+    h->alive = false;
+}
+
+static void free_with_io_in_flight(void **state)
+{
+    struct world w;
+    pair_up(&w, 13, NULL, true);
+    unsigned char buf[4096] = {1};
+    struct io wr, rd;
+    assert_int_equal(open_dev(&w, 0, 0, true), 0);
+    io_start(&wr, dev_of(&w, 0, 0), UMC_OP_WRITE, 0, buf, sizeof(buf), 0);
+    io_start(&rd, dev_of(&w, 0, 0), UMC_OP_READ, 8192, buf, sizeof(buf), 0);
+    run_for(&w, 10 * MTE_USEC);
+    close_dev(&w, 0, 0, true);
+    free_node_now(&w, 0);
+    /* the peer: down, then up again, freed while the attach reads meta-data */
+    cmd_ok(&w, 1, "down");
+    struct drbd_cmd c = {.verb = "up", .resource = "r0", .volume = -1};
+    struct cmd_result res = {0};
+    drbd_command(w.nodes[1].d, &c, cmd_done, &res);
+    run_for(&w, 10 * MTE_USEC);
+    free_node_now(&w, 1);
+    world_free(&w);
+}
+
 static void auto_promote_and_read_only_opens(void **state)
 {
     struct world w;
@@ -291,6 +360,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(refusals),
+        cmocka_unit_test(secondary_then_peer_primary),
+        cmocka_unit_test(free_with_io_in_flight),
         cmocka_unit_test(auto_promote_and_read_only_opens),
         cmocka_unit_test(inconsistent_secondary_refuses_readers),
         cmocka_unit_test(bitmap_and_al_survive_restarts),
