@@ -67,7 +67,8 @@ $(foreach m,$(LIB_MODULES),$(eval $(call lib_of,$(m)): $(call objs_of,$(m))))
 # reaches time, randomness, sockets, threads, files or malloc directly, or
 # keeps mutable globals, fails the build.
 $(BUILD)/guard.ok: ci/determinism-guard.sh $(PRODUCT_OBJS) $(HARNESS_OBJS)
-	ci/determinism-guard.sh $(PRODUCT_OBJS) -- $(HARNESS_OBJS)
+	@echo "determinism guard: $(words $(PRODUCT_OBJS)) product and $(words $(HARNESS_OBJS)) harness objects"
+	@ci/determinism-guard.sh $(PRODUCT_OBJS) -- $(HARNESS_OBJS)
 	@touch $@
 
 guard: $(BUILD)/guard.ok

@@ -32,6 +32,11 @@ bool lex_error(struct lexer *lx, int line, const char *fmt, ...) __attribute__((
 bool lex_expect(struct lexer *lx, enum tok_kind k, const char *what);
 bool lex_word(struct lexer *lx, const char *what);  /* word or string into lx->tok */
 bool lex_skip_section(struct lexer *lx);           /* after '{' ... matching '}' */
+/* The next item of a { ... } block (where: "resource r0", "on alice", ...):
+ * LEX_ITEM with its keyword in lx->tok, LEX_END at '}', LEX_FAIL once an
+ * error (a stray token, end of file) is reported. */
+enum lex_item { LEX_ITEM, LEX_END, LEX_FAIL };
+enum lex_item lex_block_item(struct lexer *lx, const char *where);
 bool lex_parse_u64(struct lexer *lx, const char *s, uint64_t *out);
 
 /* Option sections, each with a mask of what was set explicitly so defaults

@@ -201,6 +201,20 @@ bool lex_skip_section(struct lexer *lx)
     return true;
 }
 
+enum lex_item lex_block_item(struct lexer *lx, const char *where)
+{
+    enum tok_kind k = lex_next(lx);
+    if (k == TK_WORD)
+        return LEX_ITEM;
+    if (k == TK_RBRACE)
+        return LEX_END;
+    if (k == TK_EOF)
+        lex_error(lx, lx->line, "missing '}' at end of file (%s)", where);
+    else if (k != TK_ERROR)
+        lex_error(lx, lx->tok_line, "expected a keyword in %s, found %s", where, tok_desc(k));
+    return LEX_FAIL;
+}
+
 bool lex_parse_u64(struct lexer *lx, const char *s, uint64_t *out)
 {
     uint64_t v = 0;
@@ -574,20 +588,15 @@ bool opt_parse(struct lexer *lx, enum opt_sect sect, struct opt_set *s, int line
 
 bool opt_parse_section(struct lexer *lx, enum opt_sect sect, struct opt_set *s)
 {
-    if (!lex_expect(lx, TK_LBRACE, sect == SECT_NET ? "after net" : sect == SECT_DISK
-                                                                          ? "after disk"
-                                                                          : "after options"))
+    static const char *const names[] = {[SECT_NET] = "net", [SECT_DISK] = "disk", [SECT_OPTS] = "options"};
+    char after[32];
+    snprintf(after, sizeof(after), "after %s", names[sect]);
+    if (!lex_expect(lx, TK_LBRACE, after))
         return false;
     for (;;) {
-        enum tok_kind k = lex_next(lx);
-        if (k == TK_RBRACE)
-            return true;
-        if (k == TK_ERROR)
-            return false;
-        if (k == TK_EOF)
-            return lex_error(lx, lx->line, "missing '}' at end of file");
-        if (k != TK_WORD)
-            return lex_error(lx, lx->tok_line, "expected an option name, found %s", tok_desc(k));
+        enum lex_item it = lex_block_item(lx, names[sect]);
+        if (it != LEX_ITEM)
+            return it == LEX_END;
         if (!opt_parse(lx, sect, s, lx->tok_line))
             return false;
     }

@@ -205,15 +205,12 @@ static bool parse_volume_block(struct lexer *lx, struct pvol *vols, int *nvols)
     struct pvol *v = vol_slot(lx, vols, nvols, vnr, line);
     if (!v || !lex_expect(lx, TK_LBRACE, "after the volume number"))
         return false;
+    char where[32];
+    snprintf(where, sizeof(where), "volume %d", vnr);
     for (;;) {
-        enum tok_kind k = lex_next(lx);
-        if (k == TK_RBRACE)
-            return true;
-        if (k == TK_ERROR)
-            return false;
-        if (k != TK_WORD)
-            return lex_error(lx, lx->tok_line, k == TK_EOF ? "missing '}' at end of file"
-                                                            : "expected a volume keyword");
+        enum lex_item it = lex_block_item(lx, where);
+        if (it != LEX_ITEM)
+            return it == LEX_END;
         if (strcmp(lx->tok, "disk") == 0 && lex_peek(lx) == TK_LBRACE) {
             lex_next(lx); /* per-volume disk options: accepted, not used */
             if (!lex_skip_section(lx))
@@ -246,15 +243,12 @@ static bool parse_on(struct parser *p, struct pres *r)
     h->line = line;
     if (!lex_expect(lx, TK_LBRACE, "after the host name"))
         return false;
+    char where[UMC_NAME_MAX + 8];
+    snprintf(where, sizeof(where), "'on %s'", h->name);
     for (;;) {
-        enum tok_kind k = lex_next(lx);
-        if (k == TK_RBRACE)
-            return true;
-        if (k == TK_ERROR)
-            return false;
-        if (k != TK_WORD)
-            return lex_error(lx, lx->tok_line, k == TK_EOF ? "missing '}' at end of file"
-                                                            : "expected a keyword in 'on %s'", h->name);
+        enum lex_item it = lex_block_item(lx, where);
+        if (it != LEX_ITEM)
+            return it == LEX_END;
         int kline = lx->tok_line;
         if (strcmp(lx->tok, "node-id") == 0) {
             if (!parse_int(lx, "node-id", DRBD_MAX_NODES - 1, &h->node_id) ||
@@ -290,11 +284,9 @@ static bool parse_mesh(struct parser *p, struct pres *r)
     if (!lex_expect(lx, TK_LBRACE, "after connection-mesh"))
         return false;
     for (;;) {
-        enum tok_kind k = lex_next(lx);
-        if (k == TK_RBRACE)
-            return true;
-        if (k != TK_WORD)
-            return k == TK_ERROR ? false : lex_error(lx, lx->tok_line, "expected 'hosts' or 'net'");
+        enum lex_item it = lex_block_item(lx, "connection-mesh");
+        if (it != LEX_ITEM)
+            return it == LEX_END;
         if (strcmp(lx->tok, "net") == 0) {
             if (!opt_parse_section(lx, SECT_NET, &r->mesh_net))
                 return false;
@@ -354,11 +346,11 @@ static bool parse_connection(struct parser *p, struct pres *r)
     if (!lex_expect(lx, TK_LBRACE, "after connection"))
         return false;
     for (;;) {
-        enum tok_kind k = lex_next(lx);
-        if (k == TK_RBRACE)
+        enum lex_item it = lex_block_item(lx, "connection");
+        if (it == LEX_FAIL)
+            return false;
+        if (it == LEX_END)
             break;
-        if (k != TK_WORD)
-            return k == TK_ERROR ? false : lex_error(lx, lx->tok_line, "expected a keyword in connection");
         if (strcmp(lx->tok, "host") == 0) {
             if (!parse_conn_host(lx, c))
                 return false;
@@ -444,17 +436,12 @@ static bool parse_resource(struct parser *p)
     r->line = line;
     if (!lex_expect(lx, TK_LBRACE, "after the resource name"))
         return false;
+    char where[UMC_NAME_MAX + 16];
+    snprintf(where, sizeof(where), "resource %s", r->name);
     for (;;) {
-        enum tok_kind k = lex_next(lx);
-        if (k == TK_RBRACE)
-            return true;
-        if (k == TK_ERROR)
-            return false;
-        if (k == TK_EOF)
-            return lex_error(lx, lx->line, "missing '}' at end of file (resource %s)", r->name);
-        if (k != TK_WORD)
-            return lex_error(lx, lx->tok_line, "expected a keyword in resource %s, found '%s'",
-                             r->name, lx->tok);
+        enum lex_item it = lex_block_item(lx, where);
+        if (it != LEX_ITEM)
+            return it == LEX_END;
         if (!parse_resource_item(p, r))
             return false;
     }
@@ -466,11 +453,9 @@ static bool parse_common(struct parser *p)
     if (!lex_expect(lx, TK_LBRACE, "after common"))
         return false;
     for (;;) {
-        enum tok_kind k = lex_next(lx);
-        if (k == TK_RBRACE)
-            return true;
-        if (k != TK_WORD)
-            return k == TK_ERROR ? false : lex_error(lx, lx->tok_line, "expected a section in common");
+        enum lex_item it = lex_block_item(lx, "common");
+        if (it != LEX_ITEM)
+            return it == LEX_END;
         const char *w = lx->tok;
         bool ok;
         if (strcmp(w, "net") == 0)
