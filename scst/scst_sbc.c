@@ -274,14 +274,29 @@ static void locked_write_done(struct scst_cmd_private *p)
     scst_io_finish(p);
 }
 
-static void caw_compare(struct scst_cmd_private *p)
+/* COMPARE AND WRITE and ORWRITE read the locked range first.  After that
+ * read: false when it failed (the command is finished) or was aborted. */
+static bool locked_read_ok(struct scst_cmd_private *p)
 {
     if (p->bio.status) {
         scst_range_lock_release(p);
         scst_io_finish(p);
-        return;
+        return false;
     }
+    return !stop_if_aborted(p);
+}
+
+static void read_locked_range(struct scst_cmd_private *p, scst_step_fn then)
+{
     if (stop_if_aborted(p))
+        return;
+    void *aux = scst_aux_alloc(p, bytes_of(p, p->nblocks));
+    scst_io_submit(p, UMC_OP_READ, 0, p->lba, p->nblocks, aux, then);
+}
+
+static void caw_compare(struct scst_cmd_private *p)
+{
+    if (!locked_read_ok(p))
         return;
     uint32_t half = bytes_of(p, p->nblocks);
     int64_t off = first_difference(p->aux, p->cmd->buf, half);
@@ -295,30 +310,22 @@ static void caw_compare(struct scst_cmd_private *p)
                    locked_write_done);
 }
 
-static void caw_locked(struct scst_cmd_private *p)
-{
-    if (stop_if_aborted(p))
-        return;
-    void *aux = scst_aux_alloc(p, bytes_of(p, p->nblocks));
-    scst_io_submit(p, UMC_OP_READ, 0, p->lba, p->nblocks, aux, caw_compare);
-}
+static void caw_locked(struct scst_cmd_private *p) { read_locked_range(p, caw_compare); }
 
-/* Take the range lock, then run step (now, or when the lock is granted). */
+/* Take the range lock, then run step (now, or when the lock is granted);
+ * a command of no blocks just completes. */
 static void with_range_lock(struct scst_cmd_private *p, scst_step_fn step)
-{
-    p->step = step;
-    if (scst_range_lock_acquire(p, p->lba, p->nblocks))
-        step(p);
-}
-
-void scst_exec_caw(struct scst_cmd_private *p)
 {
     if (!p->nblocks) {
         scst_cmd_complete(p);
         return;
     }
-    with_range_lock(p, caw_locked);
+    p->step = step;
+    if (scst_range_lock_acquire(p, p->lba, p->nblocks))
+        step(p);
 }
+
+void scst_exec_caw(struct scst_cmd_private *p) { with_range_lock(p, caw_locked); }
 
 /* ---- ORWRITE ----------------------------------------------------------------------------------- */
 
@@ -332,12 +339,7 @@ int scst_parse_orwrite(struct scst_cmd_private *p)
 
 static void orwrite_merge(struct scst_cmd_private *p)
 {
-    if (p->bio.status) {
-        scst_range_lock_release(p);
-        scst_io_finish(p);
-        return;
-    }
-    if (stop_if_aborted(p))
+    if (!locked_read_ok(p))
         return;
     uint8_t *medium = p->aux;
     const uint8_t *in = p->cmd->buf;
@@ -347,22 +349,9 @@ static void orwrite_merge(struct scst_cmd_private *p)
     scst_io_submit(p, UMC_OP_WRITE, scst_write_flags(p), p->lba, p->nblocks, medium, locked_write_done);
 }
 
-static void orwrite_locked(struct scst_cmd_private *p)
-{
-    if (stop_if_aborted(p))
-        return;
-    void *aux = scst_aux_alloc(p, bytes_of(p, p->nblocks));
-    scst_io_submit(p, UMC_OP_READ, 0, p->lba, p->nblocks, aux, orwrite_merge);
-}
+static void orwrite_locked(struct scst_cmd_private *p) { read_locked_range(p, orwrite_merge); }
 
-void scst_exec_orwrite(struct scst_cmd_private *p)
-{
-    if (!p->nblocks) {
-        scst_cmd_complete(p);
-        return;
-    }
-    with_range_lock(p, orwrite_locked);
-}
+void scst_exec_orwrite(struct scst_cmd_private *p) { with_range_lock(p, orwrite_locked); }
 
 /* ---- WRITE ATOMIC (16) ------------------------------------------------------------------------- */
 
@@ -384,11 +373,4 @@ static void atomic_locked(struct scst_cmd_private *p)
                    locked_write_done);
 }
 
-void scst_exec_write_atomic(struct scst_cmd_private *p)
-{
-    if (!p->nblocks) {
-        scst_cmd_complete(p);
-        return;
-    }
-    with_range_lock(p, atomic_locked);
-}
+void scst_exec_write_atomic(struct scst_cmd_private *p) { with_range_lock(p, atomic_locked); }
