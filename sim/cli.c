@@ -215,9 +215,14 @@ int cmd_run(int argc, char **argv, bool replay)
     return rc;
 }
 
+/* check [--print] FILE...: parse only; --print writes each scenario back in
+ * canonical form ('every' expanded, defaults spelled out) instead. */
 int cmd_check(int argc, char **argv)
 {
     int rc = 0;
+    bool print = argc && !strcmp(argv[0], "--print");
+    if (print)
+        argc--, argv++;
     if (!argc) {
         fprintf(stderr, "scstsim check: needs scenario files\n");
         return 2;
@@ -230,8 +235,11 @@ int cmd_check(int argc, char **argv)
             rc = 2;
             continue;
         }
-        printf("%s: ok (%zu nodes, %zu actions, %zu workloads)\n", argv[i], s->nnodes, s->nactions,
-               s->nworkloads);
+        if (print)
+            scn_write(stdout, s);
+        else
+            printf("%s: ok (%zu nodes, %zu actions, %zu workloads)\n", argv[i], s->nnodes,
+                   s->nactions, s->nworkloads);
         scn_free(s);
     }
     return rc;

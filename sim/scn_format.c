@@ -354,6 +354,104 @@ static void write_header(FILE *f, const struct scenario *s)
     fprintf(f, " connect-timeout=%s\n", tb);
 }
 
+/* Shortest decimal that reads back as the same double. */
+static void write_rate(FILE *f, double rate)
+{
+    char buf[40];
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, rate);
+        if (strtod(buf, NULL) == rate)
+            break;
+    }
+    fprintf(f, " rate=%s/s", buf);
+}
+
+static void write_range(FILE *f, const char *key, mte_time_t lo, mte_time_t hi)
+{
+    char a[40], b[40];
+    scn_format_time(lo, a, sizeof(a));
+    scn_format_time(hi, b, sizeof(b));
+    fprintf(f, " %s=%s..%s", key, a, b);
+}
+
+static void write_window(FILE *f, mte_time_t from, mte_time_t until)
+{
+    char tb[40];
+    if (from) {
+        scn_format_time(from, tb, sizeof(tb));
+        fprintf(f, " from %s", tb);
+    }
+    if (until) {
+        scn_format_time(until, tb, sizeof(tb));
+        fprintf(f, " until %s", tb);
+    }
+}
+
+static void write_fault(FILE *f, const struct scn_fault *x)
+{
+    static const char *const modes[] = {"power", "kill", "any"};
+    fprintf(f, "fault %s", scn_fault_name(x->kind));
+    write_window(f, x->from, x->until);
+    write_rate(f, x->rate);
+    write_range(f, "duration", x->dur_min, x->dur_max);
+    for (unsigned i = 0; i < x->nnodes; i++)
+        fprintf(f, "%s%s", i ? "," : " nodes=", x->nodes[i]);
+    if (x->kind == F_SLOW)
+        write_range(f, "latency", x->lat_min, x->lat_max);
+    if (x->kind == F_CRASH && x->crash_mode < 3)
+        fprintf(f, " mode=%s", modes[x->crash_mode]);
+    fprintf(f, "\n");
+}
+
+static void write_swarm(FILE *f, const struct scenario *s)
+{
+    fprintf(f, "swarm");
+    for (unsigned k = 0, n = 0; k < F__COUNT; k++)
+        if (s->swarm_kinds >> k & 1)
+            fprintf(f, "%s%s", n++ ? "," : " kinds=", scn_fault_name((enum scn_fault_kind)k));
+    write_window(f, s->swarm_from, s->swarm_until);
+    fprintf(f, "\n");
+}
+
+/* A run of actions: one 'at' and the 'after' lines chained to it. */
+struct segment {
+    size_t first, end;
+    mte_time_t at;
+};
+
+static int segment_cmp(const void *pa, const void *pb)
+{
+    const struct segment *a = pa, *b = pb;
+    if (a->at != b->at)
+        return a->at < b->at ? -1 : 1;
+    return a->first < b->first ? -1 : a->first > b->first; /* stable */
+}
+
+/* 'every' lines expand to 'at' actions after those of the lines before them;
+ * the file wants 'at' lines in time order, and the runner keys each 'after'
+ * to the action before it.  So whole segments are sorted by their 'at' time
+ * (a leading 'after' segment, anchored at 0, stays first). */
+static void write_actions(FILE *f, const struct scenario *s)
+{
+    struct segment *seg = calloc(s->nactions + 1, sizeof(*seg));
+    size_t n = 0;
+    for (size_t i = 0; i < s->nactions; i++) {
+        if (i == 0 || s->actions[i].anchor == SCN_AT)
+            seg[n++] = (struct segment){i, i, s->actions[i].anchor == SCN_AT ? s->actions[i].time : 0};
+        seg[n - 1].end = i + 1;
+    }
+    qsort(seg, n, sizeof(*seg), segment_cmp);
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = seg[k].first; i < seg[k].end; i++) {
+            char tb[40], ab[1024];
+            const struct scn_action *a = &s->actions[i];
+            scn_format_time(a->time, tb, sizeof(tb));
+            scn_format_action(a, ab, sizeof(ab));
+            fprintf(f, "%s %s %s\n", a->anchor == SCN_AT ? "at" : "after", tb, ab);
+        }
+    free(seg);
+}
+
 void scn_write(FILE *f, const struct scenario *s)
 {
     write_header(f, s);
@@ -376,11 +474,9 @@ void scn_write(FILE *f, const struct scenario *s)
         write_workload(f, &s->workloads[i]);
     for (size_t i = 0; i < s->nexpects; i++)
         write_expect(f, &s->expects[i]);
-    for (size_t i = 0; i < s->nactions; i++) {
-        char tb[40], ab[1024];
-        const struct scn_action *a = &s->actions[i];
-        scn_format_time(a->time, tb, sizeof(tb));
-        scn_format_action(a, ab, sizeof(ab));
-        fprintf(f, "%s %s %s\n", a->anchor == SCN_AT ? "at" : "after", tb, ab);
-    }
+    for (size_t i = 0; i < s->nfaults; i++)
+        write_fault(f, &s->faults[i]);
+    if (s->swarm_declared)
+        write_swarm(f, s);
+    write_actions(f, s);
 }

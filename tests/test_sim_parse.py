@@ -44,6 +44,20 @@ def test_shipped_scenarios_parse(bins):
     assert p.returncode == 0, p.stderr
 
 
+@pytest.mark.parametrize("path", SCENARIOS + sorted((ROOT / "scenarios" / "bench").glob("*.scn")),
+                         ids=lambda p: p.stem)
+def test_canonical_form_round_trips(bins, tmp_path, path):
+    """check --print writes a scenario that parses back and prints the same
+    (every, fault and swarm lines included): what schedules and shrink rely on."""
+    once = scstsim(bins, "check", "--print", path)
+    assert once.returncode == 0, once.stderr
+    copy = tmp_path / path.name
+    copy.write_text(once.stdout)
+    twice = scstsim(bins, "check", "--print", copy)
+    assert twice.returncode == 0, twice.stderr
+    assert twice.stdout == once.stdout
+
+
 @pytest.mark.parametrize("name,text,line,words", MALFORMED, ids=[m[0] for m in MALFORMED])
 def test_malformed_scenario_exits_2_naming_file_and_line(bins, tmp_path, name, text, line, words):
     path = tmp_path / f"{name}.scn"
