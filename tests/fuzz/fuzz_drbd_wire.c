@@ -84,7 +84,7 @@ static void pair_up(struct pair *p)
             die("faultnet_add_host");
         struct umc_node_opts o = {.name = names[i], .seed = 7 + (uint64_t)i, .net = faultnet_backend(),
                                   .net_ctx = faultnet_host_ctx(p->fn, names[i]),
-                                  .print_level = (enum umc_log_level)-1};
+                                  .print_level = UMC_LOG_ERROR};
         p->n[i] = umc_node_new(p->e, &o);
         p->h[i] = tcmu_host_new(p->n[i]);
         int err = 0;
