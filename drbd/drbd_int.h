@@ -493,7 +493,6 @@ struct drbd_conn {
     struct umc_conn *out;              /* outgoing attempt before the handshake */
     bool out_connected;
     struct mte_timer connect_timer, ping_timer, ping_timeout_timer, ko_timer, hs_timer;
-    struct mte_timer rx_resume_timer;  /* reading goes on after the work it started */
     mte_time_t last_rx, ping_sent_at;
     mte_time_t accept_after;           /* after a refused session: no new one before */
     bool ping_outstanding;
@@ -506,7 +505,6 @@ struct drbd_conn {
     unsigned char *rx_buf;
     unsigned char rx_small[1024];
     bool rx_busy;                      /* inside on_readable */
-    bool rx_lowat;
     /* send queues: control first */
     struct drbd_link tx_ctrl, tx_data;
     uint64_t tx_queued_bytes;
@@ -686,7 +684,6 @@ struct drbd {
     int nres;
     struct drbd_events *events;
     struct drbd_link lios;             /* lower I/O in flight */
-    uint64_t lio_bytes;                /* bytes ever submitted to lower devices */
     struct drbd_link cmds;             /* admin commands not yet answered */
     void *pool[48];                    /* spare data buffers of DRBD_POOL_BUF bytes */
     int npool;

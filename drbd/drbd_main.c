@@ -64,7 +64,6 @@ void drbd_lio_submit(struct drbd_lio *lio, struct umc_bdev *b, enum umc_bio_op o
     lio->bio = (struct umc_bio){.op = op, .flags = flags, .offset = off, .length = len,
                                 .iov = iov, .iovcnt = iovcnt, .done = lio_complete, .priv = lio};
     dl_add_tail(&lio->d->lios, &lio->link);
-    lio->d->lio_bytes += len;
     umc_bio_submit(b, &lio->bio);
 }
 

@@ -364,9 +364,23 @@ static void ov_issue(struct drbd_peer_dev *pd)
     }
 }
 
+/* A new slot: what may be requested until the next tick. */
+static void grant_slot(struct drbd_peer_dev *pd)
+{
+    int64_t budget = slot_budget(pd);
+    pd->rs.started = true;
+    if (budget == INT64_MAX)
+        pd->rs.credit = INT64_MAX / 2;
+    else
+        pd->rs.credit = (pd->rs.credit > 0 ? 0 : pd->rs.credit) + budget;
+}
+
 void drbd_resync_kick(struct drbd_peer_dev *pd)
 {
     follow_pause(pd);
+    /* a resync or verify starts at once, not at the next tick */
+    if (!pd->rs.started && (pd->repl == DRBD_R_SYNC_TARGET || pd->repl == DRBD_R_VERIFY_S))
+        grant_slot(pd);
     if (pd->repl == DRBD_R_SYNC_TARGET)
         rs_issue(pd);
     else if (pd->repl == DRBD_R_VERIFY_S)
@@ -380,11 +394,7 @@ void drbd_resync_tick(struct drbd_peer_dev *pd)
         follow_pause(pd);
         return;
     }
-    int64_t budget = slot_budget(pd);
-    if (budget == INT64_MAX)
-        pd->rs.credit = INT64_MAX / 2;
-    else
-        pd->rs.credit = (pd->rs.credit > 0 ? 0 : pd->rs.credit) + budget;
+    grant_slot(pd);
     drbd_resync_kick(pd);
 }
 
