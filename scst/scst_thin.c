@@ -36,6 +36,8 @@ static void extent_insert_at(struct umc_node *n, struct scst_extents *x, size_t 
 
 static void extent_remove_range(struct scst_extents *x, size_t from, size_t to)
 {
+    if (from == to)
+        return; /* also keeps memmove away from an empty (NULL) array */
     memmove(x->v + from, x->v + to, (x->n - to) * sizeof(*x->v));
     x->n -= to - from;
 }
