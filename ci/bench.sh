@@ -9,6 +9,7 @@ bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 size_mib=${BENCH_SIZE_MIB:-1024}
 secs=${BENCH_SECONDS:-8}
+runs=${BENCH_RUNS:-3}         # each figure is the median of this many runs
 tgt_port=3262
 scst_port=3263
 tgt_iqn=iqn.2026-11.local.tgt:bench
@@ -74,15 +75,27 @@ qemu_bench() {
         sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p'
 }
 
+# qemu-img bench as a rate: COUNT SIZE DEPTH (w|r) URL -> COUNT per second
+qemu_rate() {
+    local t
+    t=$(qemu_bench "$@")
+    awk -v t="$t" -v n="$1" 'BEGIN { if (t > 0) printf "%.0f", n / t }'
+}
+
+# The middle of RUNS runs of a command printing one number (noise on a
+# shared 2-core box swings single runs by 5-10%).
+median() { # COMMAND ARGS... -> median figure
+    local i
+    for ((i = 0; i < runs; i++)); do "$@"; echo; done | grep -v '^$' | sort -n |
+        awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
+
 measure() { # NAME URL: fills results[NAME.metric]
-    local name=$1 url=$2 t
-    results[$name.randread]=$(perf_randread "$url")
-    t=$(qemu_bench 200000 4096 32 w "$url")
-    results[$name.write4k]=$(awk -v t="$t" 'BEGIN { if (t > 0) printf "%.0f", 200000 / t }')
-    t=$(qemu_bench 4000 1M 8 w "$url")
-    results[$name.write1m]=$(awk -v t="$t" 'BEGIN { if (t > 0) printf "%.0f", 4000 / t }')
-    t=$(qemu_bench 4000 1M 8 r "$url")
-    results[$name.read1m]=$(awk -v t="$t" 'BEGIN { if (t > 0) printf "%.0f", 4000 / t }')
+    local name=$1 url=$2
+    results[$name.randread]=$(median perf_randread "$url")
+    results[$name.write4k]=$(median qemu_rate 200000 4096 32 w "$url")
+    results[$name.write1m]=$(median qemu_rate 4000 1M 8 w "$url")
+    results[$name.read1m]=$(median qemu_rate 4000 1M 8 r "$url")
 }
 
 row() { # LABEL METRIC UNIT GOAL
@@ -93,7 +106,7 @@ row() { # LABEL METRIC UNIT GOAL
 }
 
 declare -A results
-echo "bench: iSCSI on loopback, ${size_mib} MiB LUNs, scstd vs tgt $(tgtd -V 2>/dev/null | head -1)"
+echo "bench: iSCSI on loopback, ${size_mib} MiB LUNs, scstd vs tgt $(tgtd -V 2>/dev/null | head -1), median of $runs runs"
 if start_tgt; then
     measure tgt "iscsi://127.0.0.1:$tgt_port/$tgt_iqn/1"
 else
