@@ -103,6 +103,9 @@ struct drbd_peer_req *drbd_peer_req_new(struct drbd_peer_dev *pd, enum drbd_preq
                                         uint64_t id, uint64_t off, uint64_t len);
 void drbd_peer_req_free(struct drbd_peer_req *pr);
 void drbd_peer_read(struct drbd_peer_req *pr, void (*done)(struct drbd_lio *lio));
+/* In that done: release the read's lower I/O; its status, and whether the
+ * session that asked is still the current one (worth answering). */
+int drbd_peer_read_end(struct drbd_lio *lio, bool *current);
 
 struct drbd_rbuf;
 /* drbd_peers.c: which peers hold a write; resync between peers after losing a primary */

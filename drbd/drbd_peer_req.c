@@ -121,6 +121,19 @@ void drbd_peer_read(struct drbd_peer_req *pr, void (*done)(struct drbd_lio *lio)
     drbd_lio_submit(pr->lio, v->backing, UMC_OP_READ, 0, pr->off, pr->len, pr->buf, NULL, 0);
 }
 
+int drbd_peer_read_end(struct drbd_lio *lio, bool *current)
+{
+    struct drbd_peer_req *pr = lio->ctx;
+    struct drbd_volume *v = pr->pd->v;
+    int status = lio->bio.status;
+    drbd_lio_free(lio);
+    pr->lio = NULL;
+    v->lower_pending--;
+    drbd_detach_check(v);
+    *current = same_session(pr);
+    return status;
+}
+
 /* ---- epochs ---------------------------------------------------------------------------------- */
 
 static void rx_process_queue(struct drbd_conn *c);
@@ -335,12 +348,9 @@ static void data_read_done(struct drbd_lio *lio)
 {
     struct drbd_peer_req *pr = lio->ctx;
     struct drbd_volume *v = pr->pd->v;
-    int status = lio->bio.status;
-    drbd_lio_free(lio);
-    pr->lio = NULL;
-    v->lower_pending--;
-    drbd_detach_check(v);
-    if (same_session(pr)) {
+    bool current;
+    int status = drbd_peer_read_end(lio, &current);
+    if (current) {
         unsigned char p[12];
         drbd_put_be64(p, pr->id);
         drbd_put_be32(p + 8, (uint32_t)status);

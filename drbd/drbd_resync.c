@@ -267,12 +267,9 @@ static void csum_prep_done(struct drbd_lio *lio)
     struct drbd_peer_req *pr = lio->ctx;
     struct drbd_peer_dev *pd = pr->pd;
     struct drbd_volume *v = pd->v;
-    int status = lio->bio.status;
-    drbd_lio_free(lio);
-    pr->lio = NULL;
-    v->lower_pending--;
-    drbd_detach_check(v);
-    if (pr->gen == pd->c->gen && pd->c->sock) {
+    bool current;
+    int status = drbd_peer_read_end(lio, &current);
+    if (current) {
         enum drbd_alg alg = pd->c->net.csums_alg;
         size_t ds = drbd_digest_size(alg), nblk = (size_t)(pr->len / DRBD_BLOCK);
         const size_t h = DRBD_DAGTAG_LEN + 12;
@@ -416,12 +413,9 @@ static void rs_read_done(struct drbd_lio *lio)
     struct drbd_peer_req *pr = lio->ctx;
     struct drbd_peer_dev *pd = pr->pd;
     struct drbd_volume *v = pd->v;
-    int status = lio->bio.status;
-    drbd_lio_free(lio);
-    pr->lio = NULL;
-    v->lower_pending--;
-    drbd_detach_check(v);
-    if (pr->gen == pd->c->gen && pd->c->sock && !status) {
+    bool current;
+    int status = drbd_peer_read_end(lio, &current);
+    if (current && !status) {
         if (pr->kind == PR_CSUM_READ) {
             enum drbd_alg alg = pd->c->net.csums_alg;
             size_t ds = drbd_digest_size(alg), nblk = (size_t)(pr->len / DRBD_BLOCK);
@@ -704,12 +698,9 @@ static void ov_read_done(struct drbd_lio *lio)
     struct drbd_peer_req *pr = lio->ctx;
     struct drbd_peer_dev *pd = pr->pd;
     struct drbd_volume *v = pd->v;
-    int status = lio->bio.status;
-    drbd_lio_free(lio);
-    pr->lio = NULL;
-    v->lower_pending--;
-    drbd_detach_check(v);
-    if (pr->gen == pd->c->gen && pd->c->sock) {
+    bool current;
+    int status = drbd_peer_read_end(lio, &current);
+    if (current) {
         enum drbd_alg alg = pd->c->net.verify_alg;
         size_t ds = drbd_digest_size(alg), nblk = (size_t)(pr->len / DRBD_BLOCK);
         if (pr->kind == PR_OV_READ_S) {
