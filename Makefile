@@ -83,7 +83,7 @@ SCSTD_OBJS   := $(filter-out $(SCSTCTL_OBJS),$(patsubst %.c,$(BUILD)/obj/%.o,$(s
 
 $(BIN)/scstd: $(SCSTD_OBJS) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(SCSTD_OBJS) $(ALL_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(SCSTD_OBJS) $(ALL_LIBS) $(LDLIBS) -lfuse3
 
 $(BIN)/scstctl: $(SCSTCTL_OBJS)
 	@mkdir -p $(dir $@)

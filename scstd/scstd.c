@@ -1,8 +1,9 @@
 /* scstd: the real storage server.  Start-up builds the node bottom up
  * (backstores, SCSI core, iSCSI server, drbd), loads the configuration,
- * opens the portals and the admin socket and prints the iSCSI URLs; then one
- * engine runs everything until SIGINT/SIGTERM (or `scstctl shutdown`), and
- * the shutdown frees every module top down and checks the node for leaks. */
+ * opens the portals, the admin socket and the FUSE tree and prints the
+ * iSCSI URLs; then one engine runs everything until SIGINT/SIGTERM (or
+ * `scstctl shutdown`), and the shutdown unmounts the tree, frees every module
+ * top down and checks the node for leaks. */
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
@@ -233,7 +234,14 @@ static int open_endpoints(struct scstd *d)
         return SCSTD_EXIT_FAIL;
     }
     d->sig = scstd_signals_start(d);
-    return d->sig ? 0 : SCSTD_EXIT_FAIL;
+    if (!d->sig)
+        return SCSTD_EXIT_FAIL;
+    /* last: every configured device exists, and a SIGTERM can unmount */
+    if (o->fuse_dir && !(d->fuse = scstd_fuse_start(d, o->fuse_dir, err, sizeof(err)))) {
+        fprintf(stderr, "scstd: %s\n", err);
+        return SCSTD_EXIT_FAIL;
+    }
+    return 0;
 }
 
 /* ---- shutdown ------------------------------------------------------------------------- */
@@ -243,6 +251,9 @@ static int open_endpoints(struct scstd *d)
 static int shutdown_all(struct scstd *d)
 {
     int rc = 0;
+    /* first: the files hold devices open that the modules below will free */
+    scstd_fuse_stop(d->fuse);
+    d->fuse = NULL;
     if (d->admin)
         scstd_admin_stop(d->admin);
     if (d->drbd)

@@ -11,6 +11,7 @@
  *   scstd_signal.c   SIGINT/SIGTERM through a signalfd on the engine
  *   scstd_record.c   --record-io: every bio to the exported bdevs, as sim I/O traces
  *   scstd_util.c     sizes, numbers, splitting words
+ *   scstd_fuse.c     --fuse DIR: every bdev as a file DIR/dev/NAME
  *
  * This is a program, not product code: it may use files, signals and stdio.
  */
@@ -58,6 +59,7 @@ struct scstd_options {
     unsigned nrecord_io;
     const char *state_dir;
     const char *advertise;
+    const char *fuse_dir;        /* --fuse: mount the device tree here; NULL: none */
     uint64_t seed;
     bool have_seed;
     bool check_only;             /* load the configuration, then exit */
@@ -67,6 +69,7 @@ struct scstd_options {
 struct scstd_admin;
 struct scstd_drbd_job;
 struct scstd_events;
+struct scstd_fuse;
 struct scstd_recorder;
 struct scstd_signals;
 
@@ -89,6 +92,7 @@ struct scstd {
     struct scstd_admin *admin;
     struct scstd_recorder *rec;
     struct scstd_signals *sig;
+    struct scstd_fuse *fuse;     /* NULL without --fuse */
     struct scstd_backstore *backstores;
     struct scstd_drbd_job *drbd_jobs;   /* drbd commands not yet answered */
     struct scstd_events *drbd_events;   /* events2 streams */
@@ -163,6 +167,11 @@ void scstd_recorder_rescan(struct scstd_recorder *r);
 void scstd_recorder_free(struct scstd_recorder *r);
 /* After an admin change: rescan if recording. */
 void scstd_changed(struct scstd *d);
+
+/* scstd_fuse.c: mount the tree at dir (NULL with err), and the shutdown's
+ * first step: answer what is in flight, close the devices, unmount, free. */
+struct scstd_fuse *scstd_fuse_start(struct scstd *d, const char *dir, char *err, size_t errlen);
+void scstd_fuse_stop(struct scstd_fuse *fs);
 
 /* scstd_util.c */
 /* "1G", "512M", "4096", "40000K": powers of 1024.  0, or -EINVAL. */

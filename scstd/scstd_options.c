@@ -28,6 +28,8 @@ void scstd_usage(FILE *f, const char *prog)
             "  --record-io [BDEV=]FILE  record every bio to an exported bdev as an I/O trace the\n"
             "                           simulator replays (sim/iotrace.h); a plain FILE takes\n"
             "                           the first bdev used, others go to FILE.BDEV (repeatable)\n"
+            "  --fuse DIR               mount every block device as a file DIR/dev/NAME\n"
+            "                           (tcmu000, drbd1, ...) for mkfs, dd and cmp\n"
             "  --state-dir DIR          persistent reservations (default " SCSTD_DEFAULT_STATE_DIR ")\n"
             "  --seed N                 the engine's seed (default: from getrandom)\n"
             "  --check                  load the configuration, report, and exit\n"
@@ -40,6 +42,7 @@ void scstd_usage(FILE *f, const char *prog)
 enum {
     OPT_PORTAL = 256, OPT_ADVERTISE, OPT_CONFIG, OPT_ISCSI_CONFIG, OPT_DRBD_CONFIG, OPT_NODE,
     OPT_BACKSTORE, OPT_UP, OPT_ADMIN, OPT_RECORD, OPT_STATE_DIR, OPT_SEED, OPT_CHECK,
+    OPT_FUSE,
 };
 
 static const struct option long_opts[] = {
@@ -56,6 +59,7 @@ static const struct option long_opts[] = {
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"seed", required_argument, NULL, OPT_SEED},
     {"check", no_argument, NULL, OPT_CHECK},
+    {"fuse", required_argument, NULL, OPT_FUSE},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -121,6 +125,7 @@ int scstd_parse_options(struct scstd_options *o, int argc, char **argv)
             o->have_seed = true;
             break;
         case OPT_CHECK: o->check_only = true; break;
+        case OPT_FUSE: o->fuse_dir = optarg; break;
         case 'v': o->verbosity++; break;
         case 'h': scstd_usage(stdout, argv[0]); return -1;
         case ':':

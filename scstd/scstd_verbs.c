@@ -352,7 +352,12 @@ static void device_remove(struct scstd *d, struct scstd_reply *r, int argc, char
             char bname[UMC_NAME_MAX];
             snprintf(bname, sizeof(bname), "%s", b->name);
             if (scstd_backstore_remove(d, bname, why, sizeof(why))) {
-                scstd_reply_done(r, SCSTD_EXIT_FAIL, "device %s removed, but %s", name, why);
+                /* held open elsewhere (a --fuse file): it stays, as a plain bdev
+                 * that `device add NAME --bdev` can take again */
+                b->device[0] = '\0';
+                scstd_changed(d);
+                scstd_reply_done(r, SCSTD_EXIT_FAIL, "device %s removed, but %s; it stays as bdev %s",
+                                 name, why, bname);
                 return;
             }
             break;
