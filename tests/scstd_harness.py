@@ -44,6 +44,20 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def two_node_res(tmp_path, disk="tcmu001"):
+    """r0.res for hosts alpha and beta on loopback (free ports), volume 0 =
+    drbd1 on `disk`; returns its path."""
+    res = tmp_path / "r0.res"
+    res.write_text(f"""resource r0 {{
+    on alpha {{ node-id 0; address 127.0.0.1:{free_port()};
+        volume 0 {{ device drbd1 minor 1; disk "{disk}"; meta-disk internal; }} }}
+    on beta {{ node-id 1; address 127.0.0.1:{free_port()};
+        volume 0 {{ device drbd1 minor 1; disk "{disk}"; meta-disk internal; }} }}
+}}
+""")
+    return res
+
+
 def port_open(host, port, netns=None):
     if netns:
         p = subprocess.run(["ip", "netns", "exec", netns, "python3", "-c",

@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from scstd_harness import (DEFAULT_TARGET, INITIATOR, Scstd, free_port, need, run,
-                           sanitized_build)
+from scstd_harness import (DEFAULT_TARGET, INITIATOR, Scstd, need, run,
+                           sanitized_build, two_node_res)
 
 import iscsi_raw
 
@@ -241,23 +241,11 @@ def test_device_remove_while_its_file_is_open(fuse_server):
     assert name in os.listdir(dev)
 
 
-def drbd_res(tmp_path):
-    res = tmp_path / "r0.res"
-    res.write_text(f"""resource r0 {{
-    on alpha {{ node-id 0; address 127.0.0.1:{free_port()};
-        volume 0 {{ device drbd1 minor 1; disk "tcmu001"; meta-disk internal; }} }}
-    on beta {{ node-id 1; address 127.0.0.1:{free_port()};
-        volume 0 {{ device drbd1 minor 1; disk "tcmu001"; meta-disk internal; }} }}
-}}
-""")
-    return res
-
-
 def test_drbd_secondary_refuses_a_writer(fuse_server, tmp_path):
     """alpha alone (beta never starts): drbd1 appears when r0 comes up; as an
     Inconsistent Secondary it refuses a writer (EROFS, DRBD's answer); once
     forced Primary the file reads back what was written."""
-    s = fuse_server("--drbd-config", str(drbd_res(tmp_path)), "--node", "alpha",
+    s = fuse_server("--drbd-config", str(two_node_res(tmp_path)), "--node", "alpha",
                     "--backstore", "tcmu001:16M", name="alpha")
     dev = s.mnt / "dev"
     assert "drbd1" not in os.listdir(dev)

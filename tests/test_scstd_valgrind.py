@@ -46,15 +46,8 @@ def test_drbd_pair_shutdown_under_valgrind(bins, tmp_path):
     """Two servers replicating r0, an events2 stream open, I/O done through
     drbd1: SIGTERM to both, no leak, no memory error."""
     import subprocess
-    from scstd_harness import BIN, free_port
-    res = tmp_path / "r0.res"
-    res.write_text(f"""resource r0 {{
-    on alpha {{ node-id 0; address 127.0.0.1:{free_port()};
-        volume 0 {{ device drbd1 minor 1; disk "tcmu001"; meta-disk internal; }} }}
-    on beta {{ node-id 1; address 127.0.0.1:{free_port()};
-        volume 0 {{ device drbd1 minor 1; disk "tcmu001"; meta-disk internal; }} }}
-}}
-""")
+    from scstd_harness import BIN, two_node_res
+    res = two_node_res(tmp_path)
     nodes = []
     for name in ("alpha", "beta"):
         s = Scstd(tmp_path, name=name, valgrind=True,
