@@ -262,6 +262,13 @@ void drbd_rs_note_app_write(struct drbd_volume *v, uint64_t off, uint64_t len)
     }
 }
 
+static void digests_of(enum drbd_alg alg, const unsigned char *data, size_t nblk, unsigned char *out)
+{
+    size_t ds = drbd_digest_size(alg);
+    for (size_t b = 0; b < nblk; b++)
+        drbd_digest(alg, data + b * DRBD_BLOCK, DRBD_BLOCK, out + b * ds);
+}
+
 static void csum_prep_done(struct drbd_lio *lio)
 {
     struct drbd_peer_req *pr = lio->ctx;
@@ -277,12 +284,10 @@ static void csum_prep_done(struct drbd_lio *lio)
         drbd_rs_dagtag_put(pd, p);
         drbd_put_be64(p + DRBD_DAGTAG_LEN, pr->off);
         drbd_put_be32(p + DRBD_DAGTAG_LEN + 8, (uint32_t)pr->len);
-        for (size_t b = 0; b < nblk; b++) {
-            if (status)
-                memset(p + h + b * ds, 0, ds); /* an unreadable block: let the source send it */
-            else
-                drbd_digest(alg, pr->buf + b * DRBD_BLOCK, DRBD_BLOCK, p + h + b * ds);
-        }
+        if (status)
+            memset(p + h, 0, nblk * ds); /* unreadable here: let the source send the data */
+        else
+            digests_of(alg, pr->buf, nblk, p + h);
         drbd_send(pd->c, P_RS_CSUM_REQUEST, v->vnr, p, h + nblk * ds, false);
         umc_free(v->res->node, p);
     }
@@ -684,13 +689,6 @@ void drbd_rx_ov_start(struct drbd_peer_dev *pd, uint64_t start)
     }
     ov_stats_start(pd, start);
     drbd_set_repl(pd, DRBD_R_VERIFY_T);
-}
-
-static void digests_of(enum drbd_alg alg, const unsigned char *data, size_t nblk, unsigned char *out)
-{
-    size_t ds = drbd_digest_size(alg);
-    for (size_t b = 0; b < nblk; b++)
-        drbd_digest(alg, data + b * DRBD_BLOCK, DRBD_BLOCK, out + b * ds);
 }
 
 static void ov_read_done(struct drbd_lio *lio)
