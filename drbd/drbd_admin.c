@@ -236,7 +236,7 @@ static void cmd_down(struct drbd_cmd_ctx *x)
     }
     if (r->role == DRBD_ROLE_PRIMARY) {
         if (drbd_res_open_for_write(r)) {
-            drbd_cmd_refuse(x, -EBUSY, "State change failed: (-12) Device is held open by someone (device in use)");
+            drbd_cmd_reply(x, -EBUSY, DRBD_MSG_IN_USE);
             return;
         }
         drbd_demote_now(r);

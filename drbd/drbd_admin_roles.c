@@ -126,8 +126,7 @@ void drbd_cmd_secondary(struct drbd_cmd_ctx *x)
         return;
     }
     if (drbd_res_open_for_write(r)) {
-        drbd_cmd_refuse(x, -EBUSY, "State change failed: (-12) Device is held open by someone "
-                        "(device in use)");
+        drbd_cmd_reply(x, -EBUSY, DRBD_MSG_IN_USE);
         return;
     }
     x->wait = WAIT_SECONDARY;
@@ -143,8 +142,7 @@ void drbd_cmd_demote_when_idle(struct drbd_cmd_ctx *x)
     dl_del(&x->link);
     if (drbd_res_open_for_write(r)) {
         x->rc = -EBUSY;
-        snprintf(x->msg, sizeof(x->msg), "State change failed: (-12) Device is held open by "
-                 "someone (device in use)");
+        snprintf(x->msg, sizeof(x->msg), "%s", DRBD_MSG_IN_USE);
         drbd_cmd_finish(x);
         return;
     }

@@ -133,6 +133,11 @@ void drbd_res_unlisten(struct drbd_resource *r);
 void drbd_conn_free_session(struct drbd_conn *c);
 bool drbd_conn_established(const struct drbd_conn *c);
 void drbd_tx_push(struct drbd_conn *c);
+/* One whole packet from the peer: dispatch it, give back a pooled payload
+ * the handler did not keep, and drop the session on a protocol error
+ * (returned as nonzero). */
+int drbd_rx_packet(struct drbd_conn *c, unsigned type, unsigned vol, unsigned char *payload,
+                   uint32_t len);
 
 /* drbd_wire.c: packets */
 enum drbd_ptype {

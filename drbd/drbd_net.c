@@ -568,18 +568,26 @@ static void session_on_readable(struct umc_conn *sock, void *arg)
                 continue;
         }
         c->rx_in_payload = false;
-        unsigned char *payload = dst;
         c->rx_buf = NULL;
-        int rc = drbd_rx_dispatch(c, c->rx_type, c->rx_vol, &payload, c->rx_len);
-        if (payload && payload != c->rx_small)
-            drbd_buf_put(c->res->d, payload, c->rx_len);
-        if (rc && c->sock == sock && c->gen == gen) {
-            char why[96];
-            snprintf(why, sizeof(why), "protocol error in %s packet", drbd_ptype_name(c->rx_type));
-            drbd_conn_drop(c, DRBD_C_PROTOCOL_ERROR, why);
+        if (drbd_rx_packet(c, c->rx_type, c->rx_vol, dst, c->rx_len))
             return;
-        }
     }
+}
+
+int drbd_rx_packet(struct drbd_conn *c, unsigned type, unsigned vol, unsigned char *payload,
+                   uint32_t len)
+{
+    struct umc_conn *sock = c->sock;
+    uint64_t gen = c->gen;
+    int rc = drbd_rx_dispatch(c, type, vol, &payload, len);
+    if (payload && payload != c->rx_small)
+        drbd_buf_put(c->res->d, payload, len);
+    if (rc && c->sock == sock && c->gen == gen) {
+        char why[96];
+        snprintf(why, sizeof(why), "protocol error in %s packet", drbd_ptype_name(type));
+        drbd_conn_drop(c, DRBD_C_PROTOCOL_ERROR, why);
+    }
+    return rc;
 }
 
 static void session_on_writable(struct umc_conn *sock, void *arg)

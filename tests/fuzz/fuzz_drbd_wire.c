@@ -129,12 +129,7 @@ static bool feed(struct pair *p, struct drbd_conn *c, unsigned type, unsigned vo
 {
     unsigned char *payload = drbd_buf_get(p->d[0], len);
     memcpy(payload, data, len);
-    int rc = drbd_rx_dispatch(c, type, vol, &payload, len);
-    if (payload)
-        drbd_buf_put(p->d[0], payload, len);
-    if (rc && c->sock)
-        drbd_conn_drop(c, DRBD_C_PROTOCOL_ERROR, "fuzzed packet refused");
-    return rc == 0;
+    return drbd_rx_packet(c, type, vol, payload, len) == 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
