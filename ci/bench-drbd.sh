@@ -7,6 +7,7 @@
 #   3. a resync at a configured resync-rate               (held within 10%)
 #   usage: ci/bench-drbd.sh BIN_DIR
 set -u
+. "$(dirname "$0")/bench-lib.sh"
 bin=$(cd "$1" && pwd)
 size_mib=${BENCH_DRBD_SIZE_MIB:-1024}
 rate_mib=${BENCH_DRBD_RATE_MIB:-200}
@@ -129,7 +130,6 @@ for _ in 1 2 3; do
     reps+=("$(qemu_write_1m "iscsi://127.0.0.1:$port_alpha/$target/1")")
     plains+=("$(qemu_write_1m "iscsi://127.0.0.1:$port_alpha/$target/0")")
 done
-middle() { printf '%s\n' "$@" | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 repl=$(middle "${reps[@]}")
 plain=$(middle "${plains[@]}")
 stop_all

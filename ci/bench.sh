@@ -7,6 +7,7 @@
 set -u
 bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/bench-lib.sh"
 size_mib=${BENCH_SIZE_MIB:-1024}
 secs=${BENCH_SECONDS:-8}
 runs=${BENCH_RUNS:-3}         # each figure is the median of this many runs
@@ -82,12 +83,11 @@ qemu_rate() {
     awk -v t="$t" -v n="$1" 'BEGIN { if (t > 0) printf "%.0f", n / t }'
 }
 
-# The middle of RUNS runs of a command printing one number (noise on a
-# shared 2-core box swings single runs by 5-10%).
+# The median of RUNS runs of a command printing one number.
 median() { # COMMAND ARGS... -> median figure
-    local i
-    for ((i = 0; i < runs; i++)); do "$@"; echo; done | grep -v '^$' | sort -n |
-        awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+    local i figures=()
+    for ((i = 0; i < runs; i++)); do figures+=("$("$@")"); done
+    middle "${figures[@]}"
 }
 
 measure() { # NAME URL: fills results[NAME.metric]
