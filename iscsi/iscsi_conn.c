@@ -252,6 +252,13 @@ static void on_writable(struct umc_conn *uc, void *arg)
 
 static void kick_fired(void *arg) { conn_pump(arg); }
 
+static void r2t_timer_fired(void *arg)
+{
+    struct iscsi_conn *conn = arg;
+    if (conn->sess && conn->state == CONN_FFP)
+        iscsi_r2t_wake(conn->sess);
+}
+
 static void on_close(struct umc_conn *uc, int err, void *arg)
 {
     struct iscsi_conn *conn = arg;
@@ -281,6 +288,7 @@ void iscsi_conn_accept(struct iscsi_server *srv, struct umc_conn *uc)
     umc_timer_init(n, &conn->nop_timer, iscsi_nop_timer_fired, conn);
     umc_timer_init(n, &conn->login_timer, login_timed_out, conn);
     umc_timer_init(n, &conn->kick_timer, kick_fired, conn);
+    umc_timer_init(n, &conn->r2t_timer, r2t_timer_fired, conn);
     conn->prev = srv->conns_tail;
     if (srv->conns_tail)
         srv->conns_tail->next = conn;
@@ -342,6 +350,7 @@ void iscsi_conn_drop(struct iscsi_conn *conn, const char *why)
     umc_timer_cancel(n, &conn->nop_timer);
     umc_timer_cancel(n, &conn->login_timer);
     umc_timer_cancel(n, &conn->kick_timer);
+    umc_timer_cancel(n, &conn->r2t_timer);
     if (conn->uc) {
         umc_conn_close(conn->uc);
         conn->uc = NULL;

@@ -303,6 +303,8 @@ int iscsi_data_out_data(struct iscsi_conn *conn, const uint8_t *bhs, bool data_o
         t->failed = true;
     }
     if (r) {
+        uint32_t landed = r->len - r->got < dlen ? r->len - r->got : dlen;
+        t->sess->solicited -= landed;
         r->got += dlen;
         r->next_datasn++;
         if (final && r->got != r->len) {
@@ -323,12 +325,44 @@ int iscsi_data_out_data(struct iscsi_conn *conn, const uint8_t *bhs, bool data_o
             t->r2t_end = t->need > t->unsol_len ? t->need : t->unsol_len;
         }
     }
+    struct iscsi_session *s = t->sess;
     if (t->admitted)
         task_progress(t);
+    if (r)
+        iscsi_r2t_wake(s);
     return 0;
 }
 
 /* ---- progress: R2Ts, then execution ---------------------------------------------------------------- */
+
+/* Solicited data in flight is bounded per session: an R2T goes out while the
+ * bytes asked for and not yet arrived stay within the window (one is always
+ * allowed), and tasks take their turns in arrival order.  The initiator then
+ * sends the commands' data roughly one after another rather than all
+ * interleaved, so each command starts executing as soon as its own data is
+ * in: a replicated LUN forwards the first while the next still arrives. */
+static uint32_t solicit_window(const struct iscsi_session *s)
+{
+    uint32_t w = s->max_burst + s->max_burst / 2;
+    return w > ISCSI_SOLICIT_MIN ? w : ISCSI_SOLICIT_MIN;
+}
+
+static uint32_t next_r2t_len(const struct iscsi_task *t)
+{
+    uint32_t left = t->r2t_end - t->r2t_offset;
+    return left < t->sess->max_burst ? left : t->sess->max_burst;
+}
+
+static bool may_solicit(struct iscsi_session *s, uint32_t len)
+{
+    if (s->r2t_blocked && !s->r2t_waking)
+        return false;                            /* earlier tasks wait: keep their turn */
+    if (s->solicited && s->solicited + len > solicit_window(s)) {
+        s->r2t_blocked = true;
+        return false;
+    }
+    return true;
+}
 
 static void send_r2t(struct iscsi_task *t)
 {
@@ -337,13 +371,12 @@ static void send_r2t(struct iscsi_task *t)
     for (unsigned i = 0; i < ISCSI_MAX_R2T && !r; i++)
         if (!t->r2t[i].len)
             r = &t->r2t[i];
-    uint32_t left = t->r2t_end - t->r2t_offset;
     if (s->next_ttt == ISCSI_RSVD_TAG)
         s->next_ttt = 1;
-    *r = (struct iscsi_r2t){.ttt = s->next_ttt++, .offset = t->r2t_offset,
-                            .len = left < s->max_burst ? left : s->max_burst};
+    *r = (struct iscsi_r2t){.ttt = s->next_ttt++, .offset = t->r2t_offset, .len = next_r2t_len(t)};
     t->r2t_offset += r->len;
     t->r2t_count++;
+    s->solicited += r->len;
     uint8_t h[ISCSI_BHS_LEN];
     iscsi_hdr_init(h, ISCSI_OP_R2T, ISCSI_F);
     iscsi_put64(h, ISCSI_OFF_LUN, t->lun_raw);
@@ -379,10 +412,29 @@ static void task_progress(struct iscsi_task *t)
     if (t->aborted || t->executing || !t->unsol_done || !s->conn)
         return;
     unsigned max = s->max_outstanding_r2t < ISCSI_MAX_R2T ? s->max_outstanding_r2t : ISCSI_MAX_R2T;
-    while (t->r2t_offset < t->r2t_end && t->r2t_count < max)
+    while (t->r2t_offset < t->r2t_end && t->r2t_count < max && may_solicit(s, next_r2t_len(t)))
         send_r2t(t);
     if (t->r2t_offset == t->r2t_end && !t->r2t_count)
         execute(t);
+}
+
+static bool waits_for_r2t(const struct iscsi_task *t)
+{
+    return t->admitted && t->unsol_done && !t->executing && !t->aborted &&
+           t->r2t_offset < t->r2t_end;
+}
+
+void iscsi_r2t_wake(struct iscsi_session *s)
+{
+    if (!s->r2t_blocked || s->r2t_waking || !s->conn)
+        return;
+    s->r2t_blocked = false;
+    s->r2t_waking = true;
+    /* only R2Ts go out here (no task has all its data): the list holds still */
+    for (struct iscsi_task *t = s->tasks; t && !s->r2t_blocked; t = t->next)
+        if (waits_for_r2t(t))
+            task_progress(t);
+    s->r2t_waking = false;
 }
 
 void iscsi_admit_held(struct iscsi_session *s)

@@ -170,9 +170,28 @@ void iscsi_task_uncount(struct iscsi_task *t)
         t->sess->active--;
 }
 
+/* A task ending with R2Ts unanswered gives their window back; the tasks
+ * waiting for it are woken from a fresh event, not from inside whatever is
+ * ending this one. */
+static void release_r2ts(struct iscsi_task *t)
+{
+    struct iscsi_session *s = t->sess;
+    uint32_t freed = 0;
+    for (unsigned i = 0; i < ISCSI_MAX_R2T; i++) {
+        if (t->r2t[i].len)
+            freed += t->r2t[i].len - t->r2t[i].got;
+        t->r2t[i].len = 0;
+    }
+    t->r2t_count = 0;
+    s->solicited -= freed;
+    if (freed && s->r2t_blocked && s->conn && !mte_timer_armed(&s->conn->r2t_timer))
+        umc_timer_arm_in(s->srv->node, &s->conn->r2t_timer, 0);
+}
+
 void iscsi_task_put(struct iscsi_task *t)
 {
     struct iscsi_session *s = t->sess;
+    release_r2ts(t);
     if (t->in_hash)
         hash_remove(t);
     iscsi_task_uncount(t);

@@ -16,6 +16,7 @@
 #define ISCSI_COMP "iscsi"
 #define ISCSI_TPGT 1u
 #define ISCSI_MAX_R2T 8u               /* R2Ts we keep outstanding per task */
+#define ISCSI_SOLICIT_MIN (1536u << 10) /* least solicit window of a session (iscsi_scsi.c) */
 #define ISCSI_ABORTED_RING 16u         /* recently aborted ITTs whose Data-Out we drop */
 #define ISCSI_TX_HIGH (32u << 20)      /* queued bytes that pause reading new commands */
 #define ISCSI_TEXT_MAX 65536u          /* longest accumulated Login/Text request */
@@ -128,6 +129,7 @@ struct iscsi_conn {
     uint32_t text_ttt;
     /* liveness */
     struct mte_timer nop_timer, login_timer, kick_timer;
+    struct mte_timer r2t_timer;        /* a task's end freed solicit window */
     uint32_t nop_ttt;
     bool nop_waiting;
     unsigned in_rx;                    /* inside the reader: free later */
@@ -158,6 +160,8 @@ struct iscsi_session {
     struct iscsi_task *free_tasks;
     struct iscsi_task *held;           /* sorted by CmdSN */
     uint32_t next_ttt;
+    uint32_t solicited;                /* bytes asked for by R2Ts, not yet arrived */
+    bool r2t_blocked, r2t_waking;      /* a task waits for solicit window; it is being given */
     uint32_t aborted_itt[ISCSI_ABORTED_RING];
     unsigned aborted_pos;
     unsigned tmfs_pending;
@@ -234,6 +238,8 @@ int iscsi_data_out_header(struct iscsi_conn *conn, const uint8_t *bhs);
 int iscsi_data_out_data(struct iscsi_conn *conn, const uint8_t *bhs, bool data_ok);
 /* ExpCmdSN moved: admit held commands that are now in order. */
 void iscsi_admit_held(struct iscsi_session *sess);
+/* Solicit window freed: tasks waiting for it send their R2Ts, in turn. */
+void iscsi_r2t_wake(struct iscsi_session *sess);
 
 /* ---- management PDUs (iscsi_mgmt.c) ------------------------------------------------------------------- */
 

@@ -723,6 +723,99 @@ static void test_abort_task_waiting_for_data(void **state)
     rig_down(&r);
 }
 
+/* ---- the session's solicit window ------------------------------------------------------------------- */
+
+struct r2t_seen {
+    uint32_t itt, ttt, offset, len;
+};
+
+/* Read PDUs until the target is quiet: R2Ts join the queue, responses are counted (GOOD). */
+static void collect(struct raw *x, struct r2t_seen *q, unsigned *nq, unsigned *responses)
+{
+    uint8_t h[ISCSI_BHS_LEN];
+    while (raw_recv(x, h, NULL, NULL, 200 * MTE_MSEC)) {
+        if (iscsi_hdr_opcode(h) == ISCSI_OP_R2T) {
+            q[(*nq)++] = (struct r2t_seen){iscsi_hdr_itt(h), iscsi_get32(h, ISCSI_OFF_TTT),
+                                           iscsi_get32(h, ISCSI_OFF_OFFSET),
+                                           iscsi_get32(h, ISCSI_OFF_DESIRED_LEN)};
+        } else {
+            assert_int_equal(iscsi_hdr_opcode(h), ISCSI_OP_SCSI_RSP);
+            assert_int_equal(h[3], SAM_STAT_GOOD);
+            (*responses)++;
+        }
+    }
+}
+
+static uint32_t solicited_in(const struct r2t_seen *q, unsigned from, unsigned to)
+{
+    uint32_t sum = 0;
+    for (unsigned i = from; i < to; i++)
+        sum += q[i].len;
+    return sum;
+}
+
+/* Ten 512 KiB writes at once: R2Ts go out for at most 1.5 MiB of data not
+ * yet arrived, to the commands in their order; an aborted command's share
+ * goes to the next; every other write completes. */
+static void test_solicit_window(void **state)
+{
+    enum { CMDS = 10, CMD_LEN = 512 << 10, BURST = 256 << 10, WINDOW = 1536 << 10, PIECE = 65536 };
+    struct rig r;
+    rig_up(&r);
+    struct raw x;
+    raw_login_with(&r, &x, "ImmediateData=No\nInitialR2T=Yes\nMaxBurstLength=262144\n"
+                           "MaxOutstandingR2T=8\nMaxRecvDataSegmentLength=65536");
+    raw_clear_ua(&x);
+    uint8_t cmd[CMDS][ISCSI_BHS_LEN], cdb[10];
+    for (unsigned i = 0; i < CMDS; i++) {
+        cdb_rw10(cdb, true, i * (CMD_LEN / BLOCK), CMD_LEN / BLOCK);
+        scsi_hdr(&x, cmd[i], ISCSI_F | ISCSI_CMD_W, CMD_LEN, cdb, 10);
+        raw_send(&x, cmd[i], NULL, 0);
+        x.cmdsn++;
+    }
+    struct r2t_seen q[64];
+    unsigned nq = 0, head = 0, responses = 0;
+    collect(&x, q, &nq, &responses);
+    assert_int_equal(solicited_in(q, 0, nq), WINDOW);      /* the first three, whole */
+    for (unsigned i = 0; i < nq; i++) {
+        assert_int_equal(q[i].itt, iscsi_hdr_itt(cmd[i / 2]));
+        assert_int_equal(q[i].len, BURST);
+    }
+    /* abort the first: its two R2Ts' window goes to the fourth */
+    uint8_t h[ISCSI_BHS_LEN];
+    iscsi_hdr_init(h, ISCSI_OP_TMF_REQ | ISCSI_OP_IMMEDIATE, ISCSI_F | SCST_TMF_ABORT_TASK);
+    iscsi_put32(h, ISCSI_OFF_ITT, 0x900);
+    iscsi_put32(h, ISCSI_OFF_REF_ITT, iscsi_hdr_itt(cmd[0]));
+    iscsi_put32(h, ISCSI_OFF_CMDSN, x.cmdsn);
+    raw_send(&x, h, NULL, 0);
+    assert_true(raw_recv(&x, h, NULL, NULL, 2 * MTE_SEC));
+    assert_int_equal(iscsi_hdr_opcode(h), ISCSI_OP_TMF_RSP);
+    assert_int_equal(h[2], SCST_TMF_COMPLETE);
+    head = 2;
+    collect(&x, q, &nq, &responses);
+    assert_int_equal(nq, 8);
+    assert_int_equal(q[6].itt, iscsi_hdr_itt(cmd[3]));
+    assert_int_equal(q[7].itt, iscsi_hdr_itt(cmd[3]));
+    /* answer the R2Ts in order; the window is never exceeded */
+    while (head < nq) {
+        struct r2t_seen *t = &q[head++];
+        for (uint32_t off = 0, sn = 0; off < t->len; off += PIECE, sn++) {
+            uint8_t fake[ISCSI_BHS_LEN] = {0};
+            iscsi_put32(fake, ISCSI_OFF_ITT, t->itt);
+            data_out(&x, fake, t->ttt, sn, t->offset + off, PIECE, off + PIECE == t->len);
+        }
+        collect(&x, q, &nq, &responses);
+        assert_true(nq <= 64);
+        assert_true(solicited_in(q, head, nq) <= WINDOW);
+    }
+    assert_int_equal(nq, 2 * (CMDS - 1) + 2);               /* the aborted one's two, early */
+    assert_int_equal(responses, CMDS - 1);
+    expect_alive(&x);
+    raw_close(&x);
+    rig_run(&r, MTE_SEC);
+    rig_down(&r);
+}
+
 /* ---- liveness ------------------------------------------------------------------------------------------- */
 
 static void test_silent_initiator_dropped(void **state)
@@ -759,6 +852,7 @@ int main(void)
         cmocka_unit_test(test_login_failures),
         cmocka_unit_test(test_login_text_in_pieces),
         cmocka_unit_test(test_abort_task_waiting_for_data),
+        cmocka_unit_test(test_solicit_window),
         cmocka_unit_test(test_silent_initiator_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
