@@ -1,6 +1,7 @@
 #!/bin/bash
 # Replication benchmarks (run by ci/bench.sh): two scstd on loopback, r0 on
-# anonymous ram backstores, protocol C.
+# anonymous ram backstores, protocol C, the replication link on cubic (a link
+# tuned as for a LAN: this machine's default, bbr, paces it without fq).
 #   1. 1 MiB sequential writes QD8 through iSCSI: drbd1 (replicated) against
 #      the unreplicated ram LUN of the same server        (goal >= 70%)
 #   2. a full resync of a 1 GiB device, limits off        (goal >= 1 GB/s)
@@ -34,7 +35,7 @@ now() { date +%s.%N; }
 write_res() {
     cat >"$1" <<EOF
 resource r0 {
-    net { protocol C; }
+    net { protocol C; tcp-congestion-control cubic; }
     disk { $2 }
     on alpha { node-id 0; address 127.0.0.1:$port_ra;
                volume 0 { device drbd1 minor 1; disk "rdisk"; meta-disk internal; } }

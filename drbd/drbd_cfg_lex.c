@@ -235,7 +235,7 @@ bool lex_parse_u64(struct lexer *lx, const char *s, uint64_t *out)
 
 enum okind {
     K_COUNT, K_TENTHS, K_SECONDS, K_RATE, K_SECTORS, K_BOOL, K_PROTOCOL, K_ALG, K_ASB0, K_ASB1,
-    K_ASB2, K_IO_ERROR, K_QUORUM, K_ON_NO_QUORUM, K_IGNORE, K_IGNORE_FLAG,
+    K_ASB2, K_IO_ERROR, K_QUORUM, K_ON_NO_QUORUM, K_TCP_CC, K_IGNORE, K_IGNORE_FLAG,
 };
 
 /* A number with an optional K/M/G suffix (powers of 1024); rates default to K,
@@ -338,6 +338,7 @@ static const struct opt_desc opt_table[] = {
     {"ko-count", NET(ko_count), K_COUNT, 0, 200},
     {"max-epoch-size", NET(max_epoch_size), K_COUNT, 1, 20000},
     {"max-buffers", NET(max_buffers), K_COUNT, 32, 131072},
+    {"tcp-congestion-control", NET(tcp_congestion), K_TCP_CC, 0, 0},
     {"c-plan-ahead", DISK(c_plan_ahead), K_TENTHS, 0, 300},
     {"resync-rate", DISK(resync_rate), K_RATE, 0, 4 * TIB},
     {"c-fill-target", DISK(c_fill_target), K_SECTORS, 0, TIB},
@@ -426,6 +427,7 @@ static size_t field_size(enum okind k)
     case K_IO_ERROR: return sizeof(enum drbd_io_error_policy);
     case K_QUORUM: return sizeof(int);
     case K_ON_NO_QUORUM: return sizeof(enum drbd_on_no_quorum);
+    case K_TCP_CC: return sizeof(((struct drbd_net_opts *)0)->tcp_congestion);
     case K_IGNORE: case K_IGNORE_FLAG: return 0;
     default: return sizeof(uint32_t);
     }
@@ -492,6 +494,17 @@ static bool parse_enum_value(struct lexer *lx, const struct opt_desc *d, const c
         else
             return lex_error(lx, line, "quorum: expected off, majority, all or 1..%d, not '%s'",
                              DRBD_MAX_NODES, w);
+        return true;
+    }
+    case K_TCP_CC: {
+        size_t n = strlen(w);
+        bool ok = n > 0 && n < sizeof(((struct drbd_net_opts *)0)->tcp_congestion);
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (w[i] >= 'a' && w[i] <= 'z') || (w[i] >= '0' && w[i] <= '9') || w[i] == '_';
+        if (!ok)
+            return lex_error(lx, line, "%s: '%s' is not an algorithm name (like cubic or reno)",
+                             d->name, w);
+        memcpy(field, w, n + 1);
         return true;
     }
     default:

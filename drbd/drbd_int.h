@@ -83,6 +83,7 @@ struct drbd_net_opts {
     uint32_t ko_count;
     uint32_t max_epoch_size;
     uint32_t max_buffers;
+    char tcp_congestion[16];           /* tcp-congestion-control; "": the system's */
 };
 
 struct drbd_disk_opts {

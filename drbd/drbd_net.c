@@ -120,6 +120,18 @@ static int read_hello_frame(struct umc_conn *sock, unsigned char *buf, size_t *g
 
 static const struct umc_conn_ops session_ops;
 static void session_start(struct drbd_conn *c, struct umc_conn *sock);
+
+/* tcp-congestion-control: a replication link wants its write bursts at line
+ * rate; a pacing algorithm (bbr without fq) spaces them out instead.  Set
+ * before the connection is established, on our connects and on the listener
+ * (from the resource's net section); one the kernel lacks leaves the system's,
+ * with a warning. */
+static void warn_congestion(struct drbd_resource *r, const char *algo, int rc)
+{
+    if (rc)
+        umc_warn(r->node, DRBD_COMP, "%s: tcp-congestion-control %s: %s; the system's is used",
+                 r->cfg->name, algo, strerror(-rc));
+}
 static void ping_fired(void *arg);
 static void ping_timeout_fired(void *arg);
 static void hs_timeout_fired(void *arg);
@@ -223,8 +235,13 @@ static void connect_fired(void *arg)
         drbd_res_listen(c->res);
     c->rx_hdr_got = 0;
     c->out = umc_connect(c->res->node, c->peer_addr, &out_ops, c);
-    if (!c->out)
+    if (!c->out) {
         schedule_connect(c, (mte_time_t)c->net.connect_int * MTE_SEC);
+        return;
+    }
+    if (c->net.tcp_congestion[0])
+        warn_congestion(c->res, c->net.tcp_congestion,
+                        umc_conn_set_congestion(c->out, c->net.tcp_congestion));
 }
 
 /* ---- incoming sockets, before their HELLO names the peer ------------------------------------------ */
@@ -336,6 +353,9 @@ void drbd_res_listen(struct drbd_resource *r)
     r->listener = umc_listen(r->node, addr, on_accept, r, &err);
     if (!r->listener)
         umc_err(r->node, DRBD_COMP, "%s: cannot listen on %s: %d", r->cfg->name, addr, err);
+    else if (r->cfg->net.tcp_congestion[0])
+        warn_congestion(r, r->cfg->net.tcp_congestion,
+                        umc_listener_set_congestion(r->listener, r->cfg->net.tcp_congestion));
 }
 
 void drbd_res_unlisten(struct drbd_resource *r)

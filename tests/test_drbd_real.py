@@ -24,7 +24,7 @@ LUN = 1
 SIZE = 64 << 20
 RES = """\
 resource r0 {{
-    net {{ protocol C; }}
+    net {{ protocol C; tcp-congestion-control reno; }}
     disk {{ c-plan-ahead 0; resync-rate 400M; c-min-rate 0k; }}
     on alpha {{
         node-id 0;
@@ -184,6 +184,23 @@ def test_1_initial_full_sync(pair):
     assert now[-1] == "exists -", now
     assert any(l.startswith("exists resource name:r0") and "role:Primary" in l for l in now), now
     assert any(l.startswith("exists connection name:r0") and "conn-name:beta" in l for l in now)
+
+
+def test_1b_replication_link_uses_configured_congestion_control(pair):
+    """tcp-congestion-control reno: both ends of the replication link run
+    reno (this machine's default is another), as `ss -ti` shows."""
+    a, b = pair
+    res = open(a.args[1]).read()
+    ports = set(re.findall(r"address [\d.]+:(\d+);", res))
+    for n in (a, b):
+        out = run([need("ss"), "-Htin", "state", "established"], text=True,
+                  netns=n.netns).stdout.splitlines()
+        algos = []
+        for line, info in zip(out, out[1:]):
+            ends = re.findall(r":(\d+)\s", line + " ")
+            if not line[:1].isspace() and ports & set(ends):
+                algos.append(info.split()[0])
+        assert algos and all(x == "reno" for x in algos), (n.name, algos, out)
 
 
 def test_2_write_through_primary(pair, tmp_path):

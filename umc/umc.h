@@ -244,6 +244,14 @@ ssize_t umc_conn_read(struct umc_conn *c, void *buf, size_t len);
 /* Queue bytes for sending; never blocks.  0 or -errno if the connection is dead. */
 int umc_conn_send(struct umc_conn *c, const struct iovec *iov, unsigned iovcnt);
 int umc_conn_send_buf(struct umc_conn *c, const void *buf, size_t len);
+/* The TCP congestion control of a connection (Linux's TCP_CONGESTION, e.g.
+ * "cubic"): 0, or -errno (-ENOENT: the kernel has no such algorithm).  Set it
+ * before the connection is established (right after umc_connect): an
+ * algorithm that paces leaves pacing on behind it.  Accepted connections take
+ * their listener's.  Backends without one (the simulated network) accept any
+ * name. */
+int umc_conn_set_congestion(struct umc_conn *c, const char *algo);
+int umc_listener_set_congestion(struct umc_listener *l, const char *algo);
 /* Bytes accepted but not yet handed to the network: the backpressure signal. */
 size_t umc_conn_queued(const struct umc_conn *c);
 /* Stop / resume on_readable (the peer then sees a full window). */
@@ -289,6 +297,8 @@ struct umc_net_backend {
     ssize_t (*read)(struct umc_conn *c, void *buf, size_t len);
     int (*send)(struct umc_conn *c, const struct iovec *iov, unsigned iovcnt);
     size_t (*queued)(const struct umc_conn *c);
+    int (*set_congestion)(struct umc_conn *c, const char *algo);            /* optional */
+    int (*listener_set_congestion)(struct umc_listener *l, const char *algo); /* optional */
     void (*pause_recv)(struct umc_conn *c, bool paused);
     void (*close)(struct umc_conn *c, bool abort); /* must eventually umc_conn_release */
     /* node crash: drop everything of this node at once (memory is freed after) */

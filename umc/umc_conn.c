@@ -149,6 +149,18 @@ int umc_conn_send_buf(struct umc_conn *c, const void *buf, size_t len)
     return umc_conn_send(c, &iov, 1);
 }
 
+int umc_conn_set_congestion(struct umc_conn *c, const char *algo)
+{
+    if (c->closed_by_owner)
+        return -EBADF;
+    return c->be->set_congestion ? c->be->set_congestion(c, algo) : 0;
+}
+
+int umc_listener_set_congestion(struct umc_listener *l, const char *algo)
+{
+    return l->be->listener_set_congestion ? l->be->listener_set_congestion(l, algo) : 0;
+}
+
 size_t umc_conn_queued(const struct umc_conn *c) { return c->be->queued(c); }
 
 void umc_conn_pause_recv(struct umc_conn *c, bool paused)

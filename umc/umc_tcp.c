@@ -390,6 +390,18 @@ static int tcp_send(struct umc_conn *c, const struct iovec *iov, unsigned iovcnt
     return 0;
 }
 
+static int set_congestion(int fd, const char *algo)
+{
+    if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, algo, (socklen_t)strlen(algo)) < 0)
+        return -errno;
+    return 0;
+}
+
+static int tcp_set_congestion(struct umc_conn *c, const char *algo)
+{
+    return set_congestion(((struct tcp_conn *)c)->fd, algo);
+}
+
 static size_t tcp_queued(const struct umc_conn *c) { return ((const struct tcp_conn *)c)->queued; }
 
 /* ---- receiving and events --------------------------------------------------------- */
@@ -559,6 +571,11 @@ static struct umc_listener *tcp_listen(struct umc_node *n, const char *addr, int
     return &l->base;
 }
 
+static int tcp_listener_set_congestion(struct umc_listener *base, const char *algo)
+{
+    return set_congestion(((struct tcp_listener *)base)->fd, algo);
+}
+
 static void tcp_listener_close(struct umc_listener *base)
 {
     struct tcp_listener *l = (struct tcp_listener *)base;
@@ -593,6 +610,8 @@ static const struct umc_net_backend tcp_backend = {
     .read = tcp_read,
     .send = tcp_send,
     .queued = tcp_queued,
+    .set_congestion = tcp_set_congestion,
+    .listener_set_congestion = tcp_listener_set_congestion,
     .pause_recv = tcp_pause_recv,
     .close = tcp_close,
     .node_crash = tcp_node_crash,

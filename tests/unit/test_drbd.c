@@ -110,7 +110,8 @@ static const char mesh3[] =
     "resource r1 {\n"
     "  net { protocol A; after-sb-0pri discard-least-changes; after-sb-1pri discard-secondary;\n"
     "        after-sb-2pri call-pri-lost-after-sb; verify-alg crc32c; csums-alg sha1;\n"
-    "        allow-two-primaries no; max-epoch-size 100; ko-count 3; timeout 40; }\n"
+    "        allow-two-primaries no; max-epoch-size 100; ko-count 3; timeout 40;\n"
+    "        tcp-congestion-control reno; }\n"
     "  disk { c-plan-ahead 20; c-fill-target 1M; c-max-rate 1G; c-min-rate 4M; al-extents 64;\n"
     "         on-io-error pass_on; }\n"
     "  options { quorum majority; on-no-quorum io-error; auto-promote no; }\n"
@@ -149,6 +150,7 @@ static void mesh_of_three_parses(void **state)
     assert_int_equal(r->net.after_sb_2pri, ASB_CALL_HELPER);
     assert_int_equal(r->net.verify_alg, ALG_CRC32C);
     assert_int_equal(r->net.csums_alg, ALG_SHA1);
+    assert_string_equal(r->net.tcp_congestion, "reno");
     assert_int_equal(r->disk.c_fill_target, (1024ull * 1024));
     assert_int_equal(r->disk.c_max_rate, 1024ull * 1024 * 1024);
     assert_int_equal(r->disk.on_io_error, EP_PASS_ON);
@@ -164,6 +166,7 @@ static void mesh_of_three_parses(void **state)
     const struct drbd_cfg_conn *ac = find_conn(r, 0, 2);
     assert_non_null(ac);
     assert_int_equal(ac->net.ko_count, 9);
+    assert_string_equal(ac->net.tcp_congestion, "reno");
     assert_int_equal(ac->net.protocol, 'C'); /* mesh net over resource net */
     assert_string_equal(ac->a == 0 ? ac->addr_a : ac->addr_b, "10.0.1.1:7001");
     assert_string_equal(ac->a == 2 ? ac->addr_a : ac->addr_b, "10.0.0.3:7002");
@@ -209,6 +212,10 @@ static const struct bad_case bad_cases[] = {
     {"resource r0 {\n  net {\n    after-sb-1pri discard-zero-changes;\n  }\n" HOSTS2 "}\n",
      "invalid policy", 3},
     {"resource r0 {\n  net { ping-int 0; }\n" HOSTS2 "}\n", "out of range", 2},
+    {"resource r0 {\n  net {\n tcp-congestion-control Cubic; }\n" HOSTS2 "}\n",
+     "'Cubic' is not an algorithm name", 3},
+    {"resource r0 {\n  net { tcp-congestion-control a_very_long_name; }\n" HOSTS2 "}\n",
+     "is not an algorithm name", 2},
     {"resource r0 {\n  on a { node-id 0; address 1.2.3.4:5; }\n}\n", "has no volumes", 2},
     {"resource r0 {\n  on a \001 { }\n}\n", "invalid character", 2},
     {"resource r0 {\n" HOSTS2 "}\nresource r0 {\n" HOSTS2 "}\n", "defined twice", 5},
