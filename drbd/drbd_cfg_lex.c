@@ -427,7 +427,7 @@ static size_t field_size(enum okind k)
     case K_IO_ERROR: return sizeof(enum drbd_io_error_policy);
     case K_QUORUM: return sizeof(int);
     case K_ON_NO_QUORUM: return sizeof(enum drbd_on_no_quorum);
-    case K_TCP_CC: return sizeof(((struct drbd_net_opts *)0)->tcp_congestion);
+    case K_TCP_CC: return DRBD_TCP_CC_MAX;
     case K_IGNORE: case K_IGNORE_FLAG: return 0;
     default: return sizeof(uint32_t);
     }
@@ -498,7 +498,7 @@ static bool parse_enum_value(struct lexer *lx, const struct opt_desc *d, const c
     }
     case K_TCP_CC: {
         size_t n = strlen(w);
-        bool ok = n > 0 && n < sizeof(((struct drbd_net_opts *)0)->tcp_congestion);
+        bool ok = n > 0 && n < DRBD_TCP_CC_MAX;
         for (size_t i = 0; ok && i < n; i++)
             ok = (w[i] >= 'a' && w[i] <= 'z') || (w[i] >= '0' && w[i] <= '9') || w[i] == '_';
         if (!ok)

@@ -70,6 +70,8 @@ enum drbd_alg { ALG_NONE, ALG_CRC32C, ALG_MD5, ALG_SHA1 };
 #define QUORUM_MAJORITY (-1)
 #define QUORUM_ALL (-2)
 
+#define DRBD_TCP_CC_MAX 16                /* Linux's TCP_CA_NAME_MAX */
+
 struct drbd_net_opts {
     char protocol;                     /* 'A', 'B', 'C' */
     enum drbd_asb after_sb_0pri, after_sb_1pri, after_sb_2pri;
@@ -83,7 +85,7 @@ struct drbd_net_opts {
     uint32_t ko_count;
     uint32_t max_epoch_size;
     uint32_t max_buffers;
-    char tcp_congestion[16];           /* tcp-congestion-control; "": the system's */
+    char tcp_congestion[DRBD_TCP_CC_MAX]; /* tcp-congestion-control; "": the system's */
 };
 
 struct drbd_disk_opts {

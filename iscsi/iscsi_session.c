@@ -176,6 +176,8 @@ void iscsi_task_uncount(struct iscsi_task *t)
 static void release_r2ts(struct iscsi_task *t)
 {
     struct iscsi_session *s = t->sess;
+    if (!t->r2t_count)
+        return;                                  /* the usual case: all answered */
     uint32_t freed = 0;
     for (unsigned i = 0; i < ISCSI_MAX_R2T; i++) {
         if (t->r2t[i].len)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -190,7 +191,7 @@ def test_1b_replication_link_uses_configured_congestion_control(pair):
     """tcp-congestion-control reno: both ends of the replication link run
     reno (this machine's default is another), as `ss -ti` shows."""
     a, b = pair
-    res = open(a.args[1]).read()
+    res = Path(a.args[1]).read_text()
     ports = set(re.findall(r"address [\d.]+:(\d+);", res))
     for n in (a, b):
         out = run([need("ss"), "-Htin", "state", "established"], text=True,
