@@ -87,6 +87,15 @@ qemu_rate() {
     awk -v t="$t" -v n="$1" 'BEGIN { if (t > 0) printf "%.0f", n / t }'
 }
 
+# qemu-img bench's own CPU use, in percent of one core: COUNT SIZE DEPTH (w|r) URL
+# (a client near 100% is what bounds the figure, not the server)
+qemu_client_cpu() {
+    local rw=""
+    [ "$4" = w ] && rw=-w
+    timeout 300 /usr/bin/time -f 'client-cpu %P' qemu-img bench -f raw -t none -n $rw -c "$1" \
+        -d "$3" -s "$2" -S "$2" "$5" 2>&1 | sed -n 's/^client-cpu \([0-9]*\)%.*/\1/p'
+}
+
 # The median of RUNS runs of a command printing one number.
 median() { # COMMAND ARGS... -> median figure
     local i figures=()
@@ -98,6 +107,7 @@ measure() { # NAME URL: fills results[NAME.metric]
     local name=$1 url=$2
     results[$name.randread]=$(median perf_randread "$url")
     results[$name.write4k]=$(median qemu_rate 200000 4096 32 w "$url")
+    results[$name.write4k_cpu]=$(qemu_client_cpu 200000 4096 32 w "$url")
     results[$name.write1m]=$(median qemu_rate 4000 1M 8 w "$url")
     results[$name.read1m]=$(median qemu_rate 4000 1M 8 r "$url")
 }
@@ -126,6 +136,8 @@ row "iscsi-perf 4 KiB random read QD32 (IOPS)" randread IOPS ">= 2x"
 row "qemu-img bench 4 KiB write QD32 (IOPS)" write4k IOPS ">= 2x"
 row "qemu-img bench 1 MiB seq write QD8 (MiB/s)" write1m MiB/s ">= 1.5x"
 row "qemu-img bench 1 MiB seq read QD8 (MiB/s)" read1m MiB/s ">= 1.5x"
+echo "4 KiB write QD32, the client's own CPU (one more run each): against scstd" \
+    "${results[scstd.write4k_cpu]:-n/a}%, against tgt ${results[tgt.write4k_cpu]:-n/a}% of a core"
 # the next benchmarks run on a quiet machine: an idle tgtd still holding its
 # populated /dev/shm LUN halved the drbd resync figure
 stop_servers
