@@ -72,12 +72,16 @@ perf_randread() {
         tr '\r' '\n' | sed -n 's/^iops average \([0-9]*\).*/\1/p' | tail -1
 }
 
-# qemu-img bench: COUNT SIZE DEPTH (w|r) URL -> seconds
-qemu_bench() {
+# qemu-img bench's output: COUNT SIZE DEPTH (w|r) URL [WRAPPER...]
+qemu_bench_run() {
     local rw=""
     [ "$4" = w ] && rw=-w
-    timeout 300 qemu-img bench -f raw -t none -n $rw -c "$1" -d "$3" -s "$2" -S "$2" "$5" 2>&1 |
-        sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p'
+    timeout 300 "${@:6}" qemu-img bench -f raw -t none -n $rw -c "$1" -d "$3" -s "$2" -S "$2" "$5" 2>&1
+}
+
+# qemu-img bench: COUNT SIZE DEPTH (w|r) URL -> seconds
+qemu_bench() {
+    qemu_bench_run "$@" | sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p'
 }
 
 # qemu-img bench as a rate: COUNT SIZE DEPTH (w|r) URL -> COUNT per second
@@ -90,10 +94,7 @@ qemu_rate() {
 # qemu-img bench's own CPU use, in percent of one core: COUNT SIZE DEPTH (w|r) URL
 # (a client near 100% is what bounds the figure, not the server)
 qemu_client_cpu() {
-    local rw=""
-    [ "$4" = w ] && rw=-w
-    timeout 300 /usr/bin/time -f 'client-cpu %P' qemu-img bench -f raw -t none -n $rw -c "$1" \
-        -d "$3" -s "$2" -S "$2" "$5" 2>&1 | sed -n 's/^client-cpu \([0-9]*\)%.*/\1/p'
+    qemu_bench_run "$@" /usr/bin/time -f 'client-cpu %P' | sed -n 's/^client-cpu \([0-9]*\)%.*/\1/p'
 }
 
 # The median of RUNS runs of a command printing one number.
