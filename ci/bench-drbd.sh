@@ -97,10 +97,7 @@ wait_connected() {
 # 1 MiB writes over the first 7/8 of the device (drbd1 is a little smaller
 # than its backing device: the meta-data sits at the end)
 qemu_write_1m() { # URL -> MiB/s
-    local t n=$((size_mib * 7 / 8))
-    t=$(timeout 300 qemu-img bench -f raw -t none -n -w -c $n -d 8 -s 1M -S 1M "$1" 2>&1 |
-        sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p')
-    awk -v t="$t" -v n=$n 'BEGIN { if (t > 0) printf "%.0f", n / t }'
+    qemu_rate $((size_mib * 7 / 8)) 1M 8 w "$1"
 }
 
 port_ra=$(free_port)
