@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "mte_sim/mte_moderate.h"
 #include "mte_sim/mte_sim.h"
 
 struct mte_call {
@@ -50,6 +52,9 @@ struct mte_engine {
     int epfd;
     struct mte_fd *fds, *graveyard;
     size_t nfds;
+    struct mte_moderator mod; /* real clock: napping under load */
+    bool loaded;              /* the last poll found events already waiting */
+    mte_time_t pass_start;    /* when it returned */
 };
 
 static void *xrealloc(void *p, size_t size)
@@ -410,16 +415,22 @@ static void reap_graveyard(struct mte_engine *e)
     e->graveyard = NULL;
 }
 
+/* An epoll_wait that returns within this found its events already waiting. */
+#define LOADED_WAIT_MAX (5 * MTE_USEC)
+
 static void poll_fds(struct mte_engine *e, int timeout_ms)
 {
     struct epoll_event evs[64];
     if (!e->nfds && timeout_ms < 0)
         return;
+    mte_time_t asked = e->now;
     int n = epoll_wait(e->epfd, evs, 64, timeout_ms);
     if (n < 0 && errno != EINTR) {
         perror("mte_sim: epoll_wait");
         abort();
     }
+    e->pass_start = real_now();
+    e->loaded = n > 0 && (timeout_ms == 0 || e->pass_start - asked < LOADED_WAIT_MAX);
     for (int i = 0; i < n; i++) {
         struct mte_fd *w = evs[i].data.ptr;
         if (w->dead)
@@ -435,6 +446,34 @@ static void poll_fds(struct mte_engine *e, int timeout_ms)
         w->fn(w->arg, ev);
     }
     reap_graveyard(e);
+}
+
+void mte_set_poll_moderation(struct mte_engine *e, mte_time_t gap)
+{
+    mte_moderator_init(&e->mod, gap, e->clock == MTE_CLOCK_REAL ? real_now() : e->now);
+    if (gap && e->clock == MTE_CLOCK_REAL)
+        prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* the default 50 us would dwarf the nap */
+}
+
+void mte_note_work(struct mte_engine *e, uint64_t units) { e->mod.work += units; }
+
+/* Before a blocking poll: nap if the moderator says so and the pass just
+ * served was quicker than the nap (otherwise serving is the bottleneck).
+ * Never naps past the next timer.  Returns the poll's timeout. */
+static int moderate(struct mte_engine *e, mte_time_t wake, int timeout_ms)
+{
+    if (timeout_ms == 0)
+        return 0;
+    bool loaded = e->loaded && e->now - e->pass_start < e->mod.gap;
+    mte_time_t nap = mte_moderator_nap(&e->mod, e->now, loaded);
+    if (!nap)
+        return timeout_ms;
+    if (wake != MTE_TIME_NEVER)
+        nap = wake <= e->now ? 0 : (wake - e->now < nap ? wake - e->now : nap);
+    struct timespec ts = {(time_t)(nap / MTE_SEC), (long)(nap % MTE_SEC)};
+    nanosleep(&ts, NULL);
+    e->now = real_now();
+    return 0;
 }
 
 static int ms_until(mte_time_t now, mte_time_t when)
@@ -479,7 +518,7 @@ static uint64_t run_real(struct mte_engine *e, mte_time_t limit, bool until_idle
             struct timespec ts = {timeout / 1000, (long)(timeout % 1000) * 1000000L};
             nanosleep(&ts, NULL);
         } else {
-            poll_fds(e, timeout);
+            poll_fds(e, moderate(e, wake, timeout));
         }
     }
     return e->events - start;

@@ -105,6 +105,12 @@ struct mte_fd *mte_fd_watch(struct mte_engine *e, const void *owner, int fd, uin
                             mte_fd_fn fn, void *arg);
 void mte_fd_modify(struct mte_engine *e, struct mte_fd *w, uint32_t events);
 void mte_fd_unwatch(struct mte_engine *e, struct mte_fd *w);
+/* Napping up to gap before a poll when under load, if measured to do more
+ * work per second (see mte_moderate.h); 0, the default, turns it off.  Real
+ * clock only; it also sets the thread's timer slack to 1 us. */
+void mte_set_poll_moderation(struct mte_engine *e, mte_time_t gap);
+/* Counts units of work done (the measure mte_set_poll_moderation uses). */
+void mte_note_work(struct mte_engine *e, uint64_t units);
 
 /* ---- run hash, trace and observation ----------------------------------- */
 

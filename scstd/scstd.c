@@ -158,6 +158,7 @@ static int start_modules(struct scstd *d)
         fprintf(stderr, "scstd: cannot create the event engine\n");
         return SCSTD_EXIT_FAIL;
     }
+    mte_set_poll_moderation(d->engine, o->poll_nap_us * MTE_USEC);
     if (o->node_name)
         snprintf(d->host_name, sizeof(d->host_name), "%s", o->node_name);
     else if (gethostname(d->host_name, sizeof(d->host_name)) != 0 || !d->host_name[0])

@@ -37,6 +37,8 @@
 #define SCSTD_DEFAULT_ADMIN "/run/scstd.sock"
 #define SCSTD_DEFAULT_STATE_DIR "/var/lib/scstd"
 #define SCSTD_MAX_LIST 32
+#define SCSTD_DEFAULT_POLL_NAP_US 100 /* --poll-nap-us: see mte_moderate.h */
+#define SCSTD_MAX_POLL_NAP_US 1000
 #define SCSTD_ERR 512
 
 /* Exit codes of scstd and scstctl. */
@@ -61,6 +63,7 @@ struct scstd_options {
     const char *advertise;
     const char *fuse_dir;        /* --fuse: mount the device tree here; NULL: none */
     uint64_t seed;
+    uint64_t poll_nap_us;        /* mte_set_poll_moderation gap; 0: off */
     bool have_seed;
     bool check_only;             /* load the configuration, then exit */
     int verbosity;               /* 0 warnings, 1 info, 2 debug */

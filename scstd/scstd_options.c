@@ -31,18 +31,20 @@ void scstd_usage(FILE *f, const char *prog)
             "  --fuse DIR               mount every block device as a file DIR/dev/NAME\n"
             "                           (tcmu000, drbd1, ...) for mkfs, dd and cmp\n"
             "  --state-dir DIR          persistent reservations (default " SCSTD_DEFAULT_STATE_DIR ")\n"
+            "  --poll-nap-us N          under load, nap N microseconds before each poll when\n"
+            "                           trials show it serves more I/O (default %d; 0: off)\n"
             "  --seed N                 the engine's seed (default: from getrandom)\n"
             "  --check                  load the configuration, report, and exit\n"
             "  -v, --verbose            log more (twice: debug)\n"
             "  -h, --help               this text\n"
             "Exit: 0 clean shutdown, 1 failure, 2 bad usage or configuration.\n",
-            prog);
+            prog, SCSTD_DEFAULT_POLL_NAP_US);
 }
 
 enum {
     OPT_PORTAL = 256, OPT_ADVERTISE, OPT_CONFIG, OPT_ISCSI_CONFIG, OPT_DRBD_CONFIG, OPT_NODE,
     OPT_BACKSTORE, OPT_UP, OPT_ADMIN, OPT_RECORD, OPT_STATE_DIR, OPT_SEED, OPT_CHECK,
-    OPT_FUSE,
+    OPT_FUSE, OPT_POLL_NAP_US,
 };
 
 static const struct option long_opts[] = {
@@ -60,6 +62,7 @@ static const struct option long_opts[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"check", no_argument, NULL, OPT_CHECK},
     {"fuse", required_argument, NULL, OPT_FUSE},
+    {"poll-nap-us", required_argument, NULL, OPT_POLL_NAP_US},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -88,6 +91,7 @@ int scstd_parse_options(struct scstd_options *o, int argc, char **argv)
     const char *env_admin = getenv("SCSTD_ADMIN");
     o->admin = env_admin && *env_admin ? env_admin : SCSTD_DEFAULT_ADMIN;
     o->state_dir = SCSTD_DEFAULT_STATE_DIR;
+    o->poll_nap_us = SCSTD_DEFAULT_POLL_NAP_US;
     opterr = 0;
     int c, rc = 0;
     while (!rc && (c = getopt_long(argc, argv, ":vh", long_opts, NULL)) != -1) {
@@ -126,6 +130,13 @@ int scstd_parse_options(struct scstd_options *o, int argc, char **argv)
             break;
         case OPT_CHECK: o->check_only = true; break;
         case OPT_FUSE: o->fuse_dir = optarg; break;
+        case OPT_POLL_NAP_US:
+            if (scstd_parse_u64(optarg, &o->poll_nap_us) || o->poll_nap_us > SCSTD_MAX_POLL_NAP_US) {
+                fprintf(stderr, "scstd: --poll-nap-us wants 0 to %d, not '%s'\n",
+                        SCSTD_MAX_POLL_NAP_US, optarg);
+                return SCSTD_EXIT_USAGE;
+            }
+            break;
         case 'v': o->verbosity++; break;
         case 'h': scstd_usage(stdout, argv[0]); return -1;
         case ':':

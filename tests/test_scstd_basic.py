@@ -115,6 +115,8 @@ def test_admin_socket_of_a_live_server_is_not_taken(bins, tmp_path):
     (["--seed", "x"], "--seed"),
     (["--backstore", "tcmu009"], "NAME:SIZE"),
     (["--backstore", "x:12Q"], "bad size"),
+    (["--poll-nap-us", "5000"], "--poll-nap-us wants 0 to 1000"),
+    (["--poll-nap-us", "-1"], "--poll-nap-us"),
 ])
 def test_usage_errors_exit_2(bins, args, words):
     p = subprocess.run([str(BIN / "scstd"), *args], capture_output=True, text=True, timeout=20)

@@ -245,6 +245,7 @@ void umc_bio_submit(struct umc_bdev *b, struct umc_bio *bio)
     bio->bdev = b;
     bio->status = 0;
     bio->in_submit = true;
+    mte_note_work(umc_engine(b->node), 1); /* what poll moderation measures */
     int rc = bio_check(b, bio);
     if (rc)
         umc_bio_complete(bio, rc);

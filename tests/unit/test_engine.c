@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "mte_sim/mte_moderate.h"
 #include "mte_sim/mte_sim.h"
 
 #define N_TIMERS 64
@@ -219,6 +220,115 @@ static void real_clock_timer_fires(void **state)
     mte_engine_free(log.e);
 }
 
+/* ---- poll moderation: the trials and the choice they lead to ---------- */
+
+/* Runs one step of the cycle: work at rate per second, the moderator asked
+ * every 10 us; returns whether it napped when asked. */
+static bool moderator_step(struct mte_moderator *m, mte_time_t *now, uint64_t rate)
+{
+    unsigned step = m->step;
+    bool napped = false;
+    for (;;) {
+        *now += 10 * MTE_USEC;
+        m->work += rate / 100000;
+        mte_time_t nap = mte_moderator_nap(m, *now, true);
+        if (m->step != step)
+            return napped;
+        napped |= nap != 0;
+    }
+}
+
+/* Plays a whole cycle with the given work rates while plain and while
+ * napping; returns whether the exploit phase that follows naps. */
+static bool moderator_cycle(struct mte_moderator *m, mte_time_t *now, uint64_t plain_rate,
+                            uint64_t nap_rate)
+{
+    for (unsigned step = 0; step < 4 * MTE_MOD_PAIRS; step++) {
+        bool trial_naps = m->phase == MTE_MOD_NAP_SETTLE || m->phase == MTE_MOD_NAP_TRIAL;
+        bool napped = moderator_step(m, now, trial_naps ? nap_rate : plain_rate);
+        assert_int_equal(napped, trial_naps);
+    }
+    assert_int_equal(m->phase, MTE_MOD_EXPLOIT);
+    mte_time_t gap = mte_moderator_nap(m, *now, true);
+    assert_int_equal(mte_moderator_nap(m, *now, false), 0); /* never when idle */
+    moderator_step(m, now, plain_rate);
+    assert_int_equal(m->phase, MTE_MOD_PLAIN_SETTLE); /* and round again */
+    return gap != 0;
+}
+
+static void moderation_naps_only_where_it_does_more_work(void **state)
+{
+    (void)state;
+    struct mte_moderator m;
+    mte_time_t now = 5 * MTE_SEC;
+    mte_moderator_init(&m, 100 * MTE_USEC, now);
+    /* work per second, whole units per 10 us tick */
+    assert_true(moderator_cycle(&m, &now, 8000000, 9500000));  /* a deep, client-bound queue */
+    assert_false(moderator_cycle(&m, &now, 5600000, 4200000)); /* a shallow one */
+    assert_false(moderator_cycle(&m, &now, 8000000, 8100000)); /* within the margin */
+    assert_false(moderator_cycle(&m, &now, 0, 0));             /* no work at all */
+    assert_true(moderator_cycle(&m, &now, 8000000, 9000000));
+}
+
+/* Runs the moderator for a while at one work rate. */
+static void moderator_run(struct mte_moderator *m, mte_time_t *now, uint64_t rate, mte_time_t len)
+{
+    for (mte_time_t end = *now + len; *now < end;) {
+        *now += 10 * MTE_USEC;
+        m->work += rate / 100000;
+        mte_moderator_nap(m, *now, true);
+    }
+}
+
+static void moderation_exploits_longer_while_nothing_changes(void **state)
+{
+    (void)state;
+    struct mte_moderator m;
+    mte_time_t now = 0;
+    mte_moderator_init(&m, 100 * MTE_USEC, now);
+    mte_time_t len = MTE_MOD_EXPLOIT_MIN;
+    for (int cycle = 0; cycle < 6; cycle++) {
+        assert_true(moderator_cycle(&m, &now, 8000000, 9500000));
+        assert_int_equal(m.exploit_len, len);
+        if (len < MTE_MOD_EXPLOIT_MAX)
+            len *= 2;
+    }
+    assert_int_equal(m.exploit_len, MTE_MOD_EXPLOIT_MAX);
+    assert_false(moderator_cycle(&m, &now, 8000000, 6000000)); /* a new verdict starts short */
+    assert_int_equal(m.exploit_len, MTE_MOD_EXPLOIT_MIN);
+}
+
+static void moderation_measures_again_when_the_load_changes(void **state)
+{
+    (void)state;
+    struct mte_moderator m;
+    mte_time_t now = 0;
+    mte_moderator_init(&m, 100 * MTE_USEC, now);
+    assert_true(moderator_cycle(&m, &now, 8000000, 9500000));
+    assert_true(moderator_cycle(&m, &now, 8000000, 9500000));
+    for (unsigned step = 0; step < 4 * MTE_MOD_PAIRS; step++)
+        moderator_step(&m, &now, step % 4 < 2 ? 8000000 : 9500000);
+    assert_int_equal(m.phase, MTE_MOD_EXPLOIT);
+    moderator_run(&m, &now, 9000000, 100 * MTE_MSEC);  /* within a quarter: carry on */
+    assert_int_equal(m.phase, MTE_MOD_EXPLOIT);
+    moderator_run(&m, &now, 2000000, 2 * MTE_MOD_WATCH); /* the load dropped */
+    assert_int_not_equal(m.phase, MTE_MOD_EXPLOIT);
+    assert_int_equal(m.exploit_len, MTE_MOD_EXPLOIT_MIN);
+}
+
+static void moderation_off_never_naps(void **state)
+{
+    (void)state;
+    struct mte_moderator m;
+    mte_time_t now = 0;
+    mte_moderator_init(&m, 0, now);
+    for (int i = 0; i < 100000; i++) {
+        now += 10 * MTE_USEC;
+        m.work += 1;
+        assert_int_equal(mte_moderator_nap(&m, now, true), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +342,10 @@ int main(void)
         cmocka_unit_test(rng_streams_are_independent),
         cmocka_unit_test(trace_lines_change_the_hash),
         cmocka_unit_test(real_clock_timer_fires),
+        cmocka_unit_test(moderation_naps_only_where_it_does_more_work),
+        cmocka_unit_test(moderation_exploits_longer_while_nothing_changes),
+        cmocka_unit_test(moderation_measures_again_when_the_load_changes),
+        cmocka_unit_test(moderation_off_never_naps),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
