@@ -13,6 +13,7 @@ secs=${BENCH_SECONDS:-8}
 runs=${BENCH_RUNS:-3}         # each figure is the median of this many runs
 tgt_port=3262
 scst_port=3263
+scst_plain_port=3264   # a second scstd with its poll naps off
 tgt_iqn=iqn.2026-11.local.tgt:bench
 scst_iqn=iqn.2026-11.local.scstd:ram0
 tgt_img=/dev/shm/scst-bench-tgt.img
@@ -53,10 +54,13 @@ start_tgt() {
     tgtadm -C 77 --lld iscsi --op bind --mode target --tid 1 -I ALL
 }
 
-start_scstd() {
-    "$bin/scstd" --portal 127.0.0.1:$scst_port --admin "$work/scstd.sock" >"$work/scstd.log" 2>&1 &
+start_scstd() { # PORT [SCSTD ARGS...]
+    local port=$1
+    shift
+    "$bin/scstd" --portal 127.0.0.1:$port --admin "$work/scstd-$port.sock" "$@" \
+        >"$work/scstd-$port.log" 2>&1 &
     pids+=($!)
-    wait_port 127.0.0.1 $scst_port
+    wait_port 127.0.0.1 $port
 }
 
 block_size() { # URL -> logical block size
@@ -108,10 +112,17 @@ if start_tgt; then
 else
     echo "bench: tgt did not start: $(tail -3 "$work/tgtd.log")"
 fi
-if start_scstd; then
+if start_scstd $scst_port; then
     measure scstd "iscsi://127.0.0.1:$scst_port/$scst_iqn/0"
 else
-    echo "bench: scstd did not start: $(tail -3 "$work/scstd.log")"
+    echo "bench: scstd did not start: $(tail -3 "$work/scstd-$scst_port.log")"
+fi
+# how much of the 4 KiB write figure the poll naps give (scstd/README.md)
+if start_scstd $scst_plain_port --poll-nap-us 0; then
+    results[scstd.write4k_plain]=$(median qemu_rate 200000 4096 32 w \
+        "iscsi://127.0.0.1:$scst_plain_port/$scst_iqn/0")
+else
+    echo "bench: scstd --poll-nap-us 0 did not start: $(tail -3 "$work/scstd-$scst_plain_port.log")"
 fi
 printf "%-44s %10s %10s %8s\n" "" "scstd" "tgt" "ratio"
 row "iscsi-perf 4 KiB random read QD32 (IOPS)" randread IOPS ">= 2x"
@@ -120,6 +131,10 @@ row "qemu-img bench 1 MiB seq write QD8 (MiB/s)" write1m MiB/s ">= 1.5x"
 row "qemu-img bench 1 MiB seq read QD8 (MiB/s)" read1m MiB/s ">= 1.5x"
 echo "4 KiB write QD32, the client's own CPU (one more run each): against scstd" \
     "${results[scstd.write4k_cpu]:-n/a}%, against tgt ${results[tgt.write4k_cpu]:-n/a}% of a core"
+plain=${results[scstd.write4k_plain]:-}
+echo "4 KiB write QD32 against scstd --poll-nap-us 0 (no poll naps): ${plain:-n/a} IOPS," \
+    "$(awk -v p="$plain" -v t="${results[tgt.write4k]:-}" \
+        'BEGIN { if (p > 0 && t > 0) printf "%.2fx", p / t; else print "n/a" }') tgt"
 # the next benchmarks run on a quiet machine: an idle tgtd still holding its
 # populated /dev/shm LUN halved the drbd resync figure
 stop_servers
