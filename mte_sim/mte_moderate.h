@@ -39,6 +39,7 @@ enum mte_mod_phase { MTE_MOD_PLAIN_SETTLE, MTE_MOD_PLAIN_TRIAL, MTE_MOD_NAP_SETT
 #define MTE_MOD_EXPLOIT_MAX (1600 * MTE_MSEC)
 #define MTE_MOD_WATCH (10 * MTE_MSEC) /* the exploit's load check window */
 #define MTE_MOD_MARGIN_PCT 3 /* napping must beat plain by this much */
+#define MTE_MOD_MIN_WORK 500 /* ... over at least this much work in each mode's trials */
 
 struct mte_moderator {
     mte_time_t gap;                /* nap length; 0: moderation off */

@@ -222,6 +222,16 @@ static void real_clock_timer_fires(void **state)
 
 /* ---- poll moderation: the trials and the choice they lead to ---------- */
 
+/* Advances 10 us of work at rate per second (fractions carry over). */
+static uint64_t work_remainder;
+static void tick(struct mte_moderator *m, mte_time_t *now, uint64_t rate)
+{
+    *now += 10 * MTE_USEC;
+    work_remainder += rate;
+    m->work += work_remainder / 100000;
+    work_remainder %= 100000;
+}
+
 /* Runs one step of the cycle: work at rate per second, the moderator asked
  * every 10 us; returns whether it napped when asked. */
 static bool moderator_step(struct mte_moderator *m, mte_time_t *now, uint64_t rate)
@@ -229,8 +239,7 @@ static bool moderator_step(struct mte_moderator *m, mte_time_t *now, uint64_t ra
     unsigned step = m->step;
     bool napped = false;
     for (;;) {
-        *now += 10 * MTE_USEC;
-        m->work += rate / 100000;
+        tick(m, now, rate);
         mte_time_t nap = mte_moderator_nap(m, *now, true);
         if (m->step != step)
             return napped;
@@ -262,11 +271,12 @@ static void moderation_naps_only_where_it_does_more_work(void **state)
     struct mte_moderator m;
     mte_time_t now = 5 * MTE_SEC;
     mte_moderator_init(&m, 100 * MTE_USEC, now);
-    /* work per second, whole units per 10 us tick */
+    /* work per second */
     assert_true(moderator_cycle(&m, &now, 8000000, 9500000));  /* a deep, client-bound queue */
     assert_false(moderator_cycle(&m, &now, 5600000, 4200000)); /* a shallow one */
     assert_false(moderator_cycle(&m, &now, 8000000, 8100000)); /* within the margin */
     assert_false(moderator_cycle(&m, &now, 0, 0));             /* no work at all */
+    assert_false(moderator_cycle(&m, &now, 10000, 20000));     /* too little work to tell */
     assert_true(moderator_cycle(&m, &now, 8000000, 9000000));
 }
 
@@ -274,8 +284,7 @@ static void moderation_naps_only_where_it_does_more_work(void **state)
 static void moderator_run(struct mte_moderator *m, mte_time_t *now, uint64_t rate, mte_time_t len)
 {
     for (mte_time_t end = *now + len; *now < end;) {
-        *now += 10 * MTE_USEC;
-        m->work += rate / 100000;
+        tick(m, now, rate);
         mte_moderator_nap(m, *now, true);
     }
 }
