@@ -43,19 +43,19 @@ static uint64_t per_second(uint64_t work, mte_time_t took)
 }
 
 /* After the last trial: napping wins only by a clear margin, over enough
- * work to tell (a few dozen 1 MiB writes cannot).  The same
- * verdict again lengthens the exploit (fewer trials while nothing changes);
- * a new one starts it short. */
+ * work to tell (a few dozen 1 MiB writes cannot).  The same verdict again
+ * lengthens the exploit (fewer trials while nothing changes); a new one
+ * starts it short. */
 static void decide(struct mte_moderator *m)
 {
     uint64_t plain = per_second(m->plain_work, m->plain_time);
     uint64_t nap = per_second(m->nap_work, m->nap_time);
     bool enough = m->plain_work >= MTE_MOD_MIN_WORK && m->nap_work >= MTE_MOD_MIN_WORK;
     bool nap_wins = enough && nap * 100 > plain * (100 + MTE_MOD_MARGIN_PCT);
-    if (nap_wins == m->nap_wins && m->exploit_len < MTE_MOD_EXPLOIT_MAX)
-        m->exploit_len *= 2;
-    else if (nap_wins != m->nap_wins)
+    if (nap_wins != m->nap_wins)
         m->exploit_len = MTE_MOD_EXPLOIT_MIN;
+    else if (m->exploit_len < MTE_MOD_EXPLOIT_MAX)
+        m->exploit_len *= 2;
     m->nap_wins = nap_wins;
     m->expected_rate = nap_wins ? nap : plain;
     m->plain_work = m->plain_time = m->nap_work = m->nap_time = 0;

@@ -30,7 +30,7 @@
 /* Phases of one cycle: each trial settles first, so the clients have
  * adapted to the new pace before its work is counted. */
 enum mte_mod_phase { MTE_MOD_PLAIN_SETTLE, MTE_MOD_PLAIN_TRIAL, MTE_MOD_NAP_SETTLE,
-                     MTE_MOD_NAP_TRIAL, MTE_MOD_EXPLOIT, MTE_MOD_PHASES };
+                     MTE_MOD_NAP_TRIAL, MTE_MOD_EXPLOIT };
 
 #define MTE_MOD_PAIRS 2
 #define MTE_MOD_SETTLE (2 * MTE_MSEC)
