@@ -98,11 +98,13 @@ measure() { # NAME URL: fills results[NAME.metric]
     results[$name.read1m]=$(median qemu_rate 4000 1M 8 r "$url")
 }
 
+ratio() { # A B -> A/B to two places, or n/a when either is missing
+    awk -v s="$1" -v t="$2" 'BEGIN { if (s > 0 && t > 0) printf "%.2f", s / t; else print "n/a" }'
+}
+
 row() { # LABEL METRIC UNIT GOAL
     local s=${results[scstd.$2]:-} t=${results[tgt.$2]:-}
-    local ratio
-    ratio=$(awk -v s="$s" -v t="$t" 'BEGIN { if (s > 0 && t > 0) printf "%.2f", s / t; else print "n/a" }')
-    printf "%-44s %10s %10s %7s   (goal %s)\n" "$1" "${s:-n/a}" "${t:-n/a}" "${ratio}x" "$4"
+    printf "%-44s %10s %10s %7s   (goal %s)\n" "$1" "${s:-n/a}" "${t:-n/a}" "$(ratio "$s" "$t")x" "$4"
 }
 
 declare -A results
@@ -133,8 +135,7 @@ echo "4 KiB write QD32, the client's own CPU (one more run each): against scstd"
     "${results[scstd.write4k_cpu]:-n/a}%, against tgt ${results[tgt.write4k_cpu]:-n/a}% of a core"
 plain=${results[scstd.write4k_plain]:-}
 echo "4 KiB write QD32 against scstd --poll-nap-us 0 (no poll naps): ${plain:-n/a} IOPS," \
-    "$(awk -v p="$plain" -v t="${results[tgt.write4k]:-}" \
-        'BEGIN { if (p > 0 && t > 0) printf "%.2fx", p / t; else print "n/a" }') tgt"
+    "$(ratio "$plain" "${results[tgt.write4k]:-}")x tgt"
 # the next benchmarks run on a quiet machine: an idle tgtd still holding its
 # populated /dev/shm LUN halved the drbd resync figure
 stop_servers

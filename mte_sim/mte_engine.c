@@ -450,7 +450,7 @@ static void poll_fds(struct mte_engine *e, int timeout_ms)
 
 void mte_set_poll_moderation(struct mte_engine *e, mte_time_t gap)
 {
-    mte_moderator_init(&e->mod, gap, e->clock == MTE_CLOCK_REAL ? real_now() : e->now);
+    mte_moderator_init(&e->mod, gap, mte_now(e));
     if (gap && e->clock == MTE_CLOCK_REAL)
         prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* the default 50 us would dwarf the nap */
 }
