@@ -3,8 +3,8 @@
  * Target: portals (umc listeners), login with security and operational
  * negotiation, CHAP (one-way and mutual), discovery and normal sessions, the
  * CmdSN window, immediate/unsolicited data and R2T, Data-In with status,
- * NOP-In/Out, task management, Logout, Reject, CRC32C digests, session
- * reinstatement, ERL 0.  SCSI semantics live in scst/; this layer moves PDUs.
+ * NOP-In/Out, task management, Logout, Reject, CRC32C digests, session and
+ * connection reinstatement, ERL 0, one connection per session.  SCSI semantics live in scst/; this layer moves PDUs.
  *
  * Initiator: the same PDU code from the other side, written against umc, so
  * the simulator and the tests drive the target with real PDUs.

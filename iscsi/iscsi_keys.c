@@ -28,7 +28,9 @@ enum {
     KF_DISC_IRRELEVANT = 1u << 2,
     KF_FROM_INITIATOR = 1u << 3,
     KF_FROM_TARGET = 1u << 4,
+    KF_LEADING_ONLY = 1u << 5, /* session-wide: only the session's first login sets it */
 };
+#define KF_SESSION (KF_DISC_IRRELEVANT | KF_LEADING_ONLY)
 
 struct key_def {
     const char *name;
@@ -41,24 +43,24 @@ struct key_def {
 static const struct key_def keys[ISCSI_KEY_COUNT] = {
     [ISCSI_KEY_HEADER_DIGEST] = {"HeaderDigest", KT_DIGEST, 0, 0, 0, ISCSI_DIGEST_NONE},
     [ISCSI_KEY_DATA_DIGEST] = {"DataDigest", KT_DIGEST, 0, 0, 0, ISCSI_DIGEST_NONE},
-    [ISCSI_KEY_MAX_CONNECTIONS] = {"MaxConnections", KT_MIN, KF_DISC_IRRELEVANT, 1, 65535, 1},
-    [ISCSI_KEY_INITIAL_R2T] = {"InitialR2T", KT_OR, KF_DISC_IRRELEVANT, 0, 1, 1},
-    [ISCSI_KEY_IMMEDIATE_DATA] = {"ImmediateData", KT_AND, KF_DISC_IRRELEVANT, 0, 1, 1},
+    [ISCSI_KEY_MAX_CONNECTIONS] = {"MaxConnections", KT_MIN, KF_SESSION, 1, 65535, 1},
+    [ISCSI_KEY_INITIAL_R2T] = {"InitialR2T", KT_OR, KF_SESSION, 0, 1, 1},
+    [ISCSI_KEY_IMMEDIATE_DATA] = {"ImmediateData", KT_AND, KF_SESSION, 0, 1, 1},
     [ISCSI_KEY_MAX_RECV_DSL] = {"MaxRecvDataSegmentLength", KT_DECL_NUM, 0, 512, MAX_DSL, 8192},
-    [ISCSI_KEY_MAX_BURST] = {"MaxBurstLength", KT_MIN, KF_DISC_IRRELEVANT, 512, MAX_DSL, 262144},
-    [ISCSI_KEY_FIRST_BURST] = {"FirstBurstLength", KT_MIN, KF_DISC_IRRELEVANT, 512, MAX_DSL, 65536},
-    [ISCSI_KEY_TIME2WAIT] = {"DefaultTime2Wait", KT_MAX, 0, 0, 3600, 2},
-    [ISCSI_KEY_TIME2RETAIN] = {"DefaultTime2Retain", KT_MIN, 0, 0, 3600, 20},
-    [ISCSI_KEY_MAX_OUTSTANDING_R2T] = {"MaxOutstandingR2T", KT_MIN, KF_DISC_IRRELEVANT, 1, 65535, 1},
-    [ISCSI_KEY_DATA_PDU_IN_ORDER] = {"DataPDUInOrder", KT_OR, KF_DISC_IRRELEVANT, 0, 1, 1},
-    [ISCSI_KEY_DATA_SEQ_IN_ORDER] = {"DataSequenceInOrder", KT_OR, KF_DISC_IRRELEVANT, 0, 1, 1},
-    [ISCSI_KEY_ERL] = {"ErrorRecoveryLevel", KT_MIN, 0, 0, 2, 0},
+    [ISCSI_KEY_MAX_BURST] = {"MaxBurstLength", KT_MIN, KF_SESSION, 512, MAX_DSL, 262144},
+    [ISCSI_KEY_FIRST_BURST] = {"FirstBurstLength", KT_MIN, KF_SESSION, 512, MAX_DSL, 65536},
+    [ISCSI_KEY_TIME2WAIT] = {"DefaultTime2Wait", KT_MAX, KF_LEADING_ONLY, 0, 3600, 2},
+    [ISCSI_KEY_TIME2RETAIN] = {"DefaultTime2Retain", KT_MIN, KF_LEADING_ONLY, 0, 3600, 20},
+    [ISCSI_KEY_MAX_OUTSTANDING_R2T] = {"MaxOutstandingR2T", KT_MIN, KF_SESSION, 1, 65535, 1},
+    [ISCSI_KEY_DATA_PDU_IN_ORDER] = {"DataPDUInOrder", KT_OR, KF_SESSION, 0, 1, 1},
+    [ISCSI_KEY_DATA_SEQ_IN_ORDER] = {"DataSequenceInOrder", KT_OR, KF_SESSION, 0, 1, 1},
+    [ISCSI_KEY_ERL] = {"ErrorRecoveryLevel", KT_MIN, KF_LEADING_ONLY, 0, 2, 0},
     [ISCSI_KEY_OFMARKER] = {"OFMarker", KT_AND, 0, 0, 1, 0},
     [ISCSI_KEY_IFMARKER] = {"IFMarker", KT_AND, 0, 0, 1, 0},
     [ISCSI_KEY_OFMARKINT] = {"OFMarkInt", KT_IRRELEVANT, 0, 0, 0, 0},
     [ISCSI_KEY_IFMARKINT] = {"IFMarkInt", KT_IRRELEVANT, 0, 0, 0, 0},
-    [ISCSI_KEY_PROTOCOL_LEVEL] = {"iSCSIProtocolLevel", KT_MIN, 0, 0, 31, 0},
-    [ISCSI_KEY_TASK_REPORTING] = {"TaskReporting", KT_TASK_REPORTING, 0, 0, 0, 0},
+    [ISCSI_KEY_PROTOCOL_LEVEL] = {"iSCSIProtocolLevel", KT_MIN, KF_LEADING_ONLY, 0, 31, 0},
+    [ISCSI_KEY_TASK_REPORTING] = {"TaskReporting", KT_TASK_REPORTING, KF_LEADING_ONLY, 0, 0, 0},
     [ISCSI_KEY_RDMA_EXTENSIONS] = {"RDMAExtensions", KT_AND, 0, 0, 1, 0},
     [ISCSI_KEY_SESSION_TYPE] = {"SessionType", KT_SESSION_TYPE, KF_FROM_INITIATOR, 0, 0, 0},
     [ISCSI_KEY_INITIATOR_NAME] = {"InitiatorName", KT_NAME, KF_FROM_INITIATOR, 0, 0, 0},
@@ -370,7 +372,8 @@ static int handle_pair(struct iscsi_neg *neg, enum iscsi_stage stage, const char
         return take_answer(neg, k, v);
     if (is_declaration(d))
         return take_declaration(neg, k, v, reply);
-    if (neg->discovery && (d->flags & KF_DISC_IRRELEVANT)) {
+    if ((neg->discovery && (d->flags & KF_DISC_IRRELEVANT)) ||
+        (neg->non_leading && (d->flags & KF_LEADING_ONLY))) {
         neg->state[k] = ISCSI_NEG_DONE;
         iscsi_text_add(reply, d->name, "Irrelevant");
         return 0;

@@ -264,6 +264,7 @@ static void login_start(struct iscsi_conn *conn, const uint8_t *bhs)
     l->tsih = iscsi_hdr_tsih(bhs);
     l->cid = iscsi_get16(bhs, ISCSI_OFF_CID);
     l->cmdsn = iscsi_get32(bhs, ISCSI_OFF_CMDSN);
+    l->neg.non_leading = l->tsih != 0;
     l->stage = ISCSI_LOGIN_CSG(bhs[1]);
     conn->stat_sn = (uint32_t)mte_rng_next(umc_rng(conn->node, "iscsi"));
 }
@@ -314,19 +315,35 @@ static unsigned count_target_sessions(struct iscsi_server *srv, const char *targ
     return n;
 }
 
+/* A login naming a live session (TSIH != 0): with the CID of the session's
+ * connection it replaces that connection (RFC 7143 6.3.4, which targets
+ * SHOULD support at ERL 0); any other CID would be a second connection,
+ * and MaxConnections is 1.  0 or a login status. */
+static unsigned join_session(struct iscsi_conn *conn, const char *target, const char **why)
+{
+    struct iscsi_login *l = conn->login;
+    struct iscsi_session *s = iscsi_session_by_tsih(conn->srv, l->tsih);
+    *why = "no session with that TSIH";
+    if (!s || s->ending || !s->conn || s->isid != l->isid || s->discovery != l->neg.discovery ||
+        strcmp(s->initiator, l->neg.initiator_name) || (target && strcmp(s->target, target)))
+        return ISCSI_LOGIN_NO_SESSION;
+    *why = "the session has its one connection (MaxConnections=1)";
+    if (s->conn->cid != l->cid)
+        return ISCSI_LOGIN_TOO_MANY_CONNECTIONS;
+    umc_info(conn->node, ISCSI_COMP, "session %u of %s: connection %u reinstated", s->tsih,
+             s->initiator, l->cid);
+    iscsi_session_replace_conn(s, conn, l->cmdsn);
+    return 0;
+}
+
 /* Find or make the session this connection leads; 0 or a login status. */
 static unsigned attach_session(struct iscsi_conn *conn, const char **why)
 {
     struct iscsi_login *l = conn->login;
     struct iscsi_server *srv = conn->srv;
     const char *target = l->neg.discovery ? NULL : l->neg.target_name;
-    if (l->tsih) {
-        struct iscsi_session *s = iscsi_session_by_tsih(srv, l->tsih);
-        *why = "no session with that TSIH";
-        if (s && s->conn && s->conn->cid == l->cid)  /* connection reinstatement, ERL 0 */
-            iscsi_conn_drop(s->conn, "reinstated by a new login");
-        return s && s->conn ? ISCSI_LOGIN_TOO_MANY_CONNECTIONS : ISCSI_LOGIN_NO_SESSION;
-    }
+    if (l->tsih)
+        return join_session(conn, target, why);
     struct iscsi_session *old =
         iscsi_session_find(srv, l->neg.initiator_name, target, l->isid, l->neg.discovery);
     if (old && old->conn)
@@ -372,6 +389,8 @@ static void apply_negotiated(struct iscsi_conn *conn)
                              : l->params.max_xmit_data_segment_length;
     s->header_digest = v[ISCSI_KEY_HEADER_DIGEST] == ISCSI_DIGEST_CRC32C;   /* from the next PDU on */
     s->data_digest = v[ISCSI_KEY_DATA_DIGEST] == ISCSI_DIGEST_CRC32C;
+    if (l->neg.non_leading)
+        return;                          /* the session-wide values were set by its first login */
     s->initial_r2t = v[ISCSI_KEY_INITIAL_R2T];
     s->immediate_data = v[ISCSI_KEY_IMMEDIATE_DATA];
     s->max_burst = v[ISCSI_KEY_MAX_BURST];

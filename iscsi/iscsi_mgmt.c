@@ -192,7 +192,7 @@ int iscsi_logout_req(struct iscsi_conn *conn, const uint8_t *bhs)
 
 struct tmf_ctx {
     struct iscsi_session *sess;
-    uint32_t itt;
+    uint32_t itt, epoch;
     uint64_t lun_raw;
     unsigned function;
 };
@@ -239,7 +239,7 @@ static void tmf_done(void *arg, int response)
     struct iscsi_session *s = x->sess;
     struct umc_node *n = s->srv->node;
     s->tmfs_pending--;
-    if (s->conn && !s->ending) {
+    if (s->conn && !s->ending && x->epoch == s->epoch) {
         send_tmf_response(s->conn, x->itt, (unsigned)response);
         if (x->function == SCST_TMF_TARGET_COLD_RESET)
             drop_target_connections(s->srv, s->target);
@@ -254,6 +254,7 @@ static void start_tmf(struct iscsi_conn *conn, const uint8_t *bhs, unsigned func
     struct tmf_ctx *x = umc_alloc(conn->node, sizeof(*x));
     x->sess = s;
     x->itt = iscsi_hdr_itt(bhs);
+    x->epoch = s->epoch;
     x->lun_raw = iscsi_get64(bhs, ISCSI_OFF_LUN);
     x->function = function;
     s->tmfs_pending++;

@@ -351,6 +351,7 @@ struct iscsi_neg {
     bool is_target;
     bool discovery;                     /* SessionType=Discovery seen */
     bool session_type_seen;
+    bool non_leading;                   /* joins a live session: its session-wide keys stand */
     uint8_t state[ISCSI_KEY_COUNT];
     bool peer_sent[ISCSI_KEY_COUNT];    /* the peer used the key (offer, answer or declaration) */
     bool declared[ISCSI_KEY_COUNT];     /* we declared it */

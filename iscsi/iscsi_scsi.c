@@ -537,7 +537,7 @@ static void task_done(struct scsi_cmd *cmd)
     struct iscsi_session *s = t->sess;
     t->executing = false;
     iscsi_task_uncount(t);                       /* the window opens in this response */
-    if (!cmd->aborted && s->conn && !s->ending)
+    if (!cmd->aborted && s->conn && !s->ending && t->epoch == s->epoch)
         send_response(t);
     scst_cmd_release(cmd);
     t->parsed = false;

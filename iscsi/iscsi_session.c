@@ -123,6 +123,7 @@ struct iscsi_task *iscsi_task_get(struct iscsi_session *s)
         t = umc_alloc(s->srv->node, sizeof(*t));
     memset(t, 0, sizeof(*t));
     t->sess = s;
+    t->epoch = s->epoch;
     t->prev = s->tasks_tail;
     if (s->tasks_tail)
         s->tasks_tail->next = t;
@@ -272,12 +273,10 @@ static void scst_closed(void *arg)
     iscsi_session_maybe_free(s);
 }
 
-void iscsi_session_end(struct iscsi_session *s)
+/* Abort every task still gathering data or waiting for its CmdSN; the ones
+ * scst is running finish on their own. */
+static void abort_unstarted_tasks(struct iscsi_session *s)
 {
-    if (s->ending)
-        return;
-    s->ending = true;
-    session_unlink(s);
     s->held = NULL;
     for (struct iscsi_task *t = s->tasks, *next; t; t = next) {
         next = t->next;
@@ -286,6 +285,15 @@ void iscsi_session_end(struct iscsi_session *s)
             iscsi_task_abort_local(t);
         }
     }
+}
+
+void iscsi_session_end(struct iscsi_session *s)
+{
+    if (s->ending)
+        return;
+    s->ending = true;
+    session_unlink(s);
+    abort_unstarted_tasks(s);
     if (s->conn) {
         s->conn->sess = NULL;
         s->conn = NULL;
@@ -298,4 +306,24 @@ void iscsi_session_end(struct iscsi_session *s)
     }
     s->scst_closed = true;
     iscsi_session_maybe_free(s);
+}
+
+/* ---- connection reinstatement --------------------------------------------------------------- */
+
+void iscsi_session_replace_conn(struct iscsi_session *s, struct iscsi_conn *conn, uint32_t cmdsn)
+{
+    struct iscsi_conn *old = s->conn;
+    if (old) {
+        old->sess = NULL;                /* so dropping it does not end the session */
+        s->conn = NULL;
+        iscsi_conn_drop(old, "connection reinstated by a new login");
+    }
+    s->epoch++;                          /* running tasks finish mute */
+    abort_unstarted_tasks(s);
+    s->r2t_blocked = s->r2t_waking = false;
+    s->exp_cmdsn = cmdsn;                /* the initiator does not resend the dropped tasks */
+    s->max_cmdsn = cmdsn - 1;
+    iscsi_session_max_cmdsn(s);
+    s->conn = conn;
+    conn->sess = s;
 }

@@ -79,6 +79,7 @@ struct iscsi_task {
     bool immediate, held, in_hash, counted, parsed;
     bool executing, aborted, admitted;
     bool failed;                       /* fail with sense after the data phase */
+    uint32_t epoch;                    /* the session's connection it came on */
     uint32_t need;                     /* bytes of cmd->buf the command needs */
     uint32_t unsol_len;                /* immediate + unsolicited Data-Out bytes */
     uint32_t unsol_got;                /* of them, arrived */
@@ -146,6 +147,7 @@ struct iscsi_session {
     bool discovery;
     struct scst_session *scst;
     struct iscsi_conn *conn;
+    uint32_t epoch;                    /* +1 per connection reinstatement: older tasks are mute */
     /* negotiated */
     bool initial_r2t, immediate_data, header_digest, data_digest;
     uint32_t first_burst, max_burst, max_outstanding_r2t, time2wait, time2retain;
@@ -213,6 +215,10 @@ struct iscsi_session *iscsi_session_find(struct iscsi_server *srv, const char *i
 struct iscsi_session *iscsi_session_by_tsih(struct iscsi_server *srv, uint16_t tsih);
 /* The connection is gone: abort what waits for data, close the nexus, free when drained. */
 void iscsi_session_end(struct iscsi_session *sess);
+/* Connection reinstatement (RFC 7143 6.3.4, ERL 0): conn takes the place of
+ * the session's connection, whose tasks end without a word; the nexus and
+ * its state stay.  cmdsn: the login's, where numbering resumes. */
+void iscsi_session_replace_conn(struct iscsi_session *sess, struct iscsi_conn *conn, uint32_t cmdsn);
 void iscsi_session_maybe_free(struct iscsi_session *sess);
 uint32_t iscsi_session_max_cmdsn(struct iscsi_session *sess);
 /* Non-immediate PDUs other than SCSI commands: advance ExpCmdSN when in order.

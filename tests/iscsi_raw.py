@@ -109,6 +109,7 @@ class Conn:
         self.expstatsn = 0
         self.isid = 0x400000000000 | (id(self) & 0xffffff)
         self.tsih = 0
+        self.cid = 0
         self.params = {}
         self.target_mrdsl = 8192
 
@@ -176,7 +177,7 @@ class Conn:
     # ---- login --------------------------------------------------------------------
     def _login_pdu(self, csg, nsg, transit, keys, itt):
         flags = (0x80 if transit else 0) | (csg << 2) | nsg
-        h = bhs(OP_LOGIN, flags, dlen=len(keys), itt=itt, f20=0, f24=self.cmdsn,
+        h = bhs(OP_LOGIN, flags, dlen=len(keys), itt=itt, f20=self.cid << 16, f24=self.cmdsn,
                 f28=self.expstatsn, immediate=True)
         h[2], h[3] = 0, 0  # version max, min
         struct.pack_into(">Q", h, 8, (self.isid << 16) | self.tsih)

@@ -211,6 +211,24 @@ static void test_discovery_makes_keys_irrelevant(void **state)
     assert_true(n.discovery);
 }
 
+/* A login joining a live session (non-leading): its session-wide keys stand,
+ * the connection's own are negotiated. */
+static void test_non_leading_login_keeps_session_keys(void **state)
+{
+    struct iscsi_neg n;
+    char in[512], out_buf[512], got[512];
+    struct iscsi_text out = {.buf = out_buf, .cap = sizeof(out_buf)};
+    target_neg(&n);
+    n.non_leading = true;
+    size_t len = to_wire("MaxBurstLength=4096\nInitialR2T=No\nErrorRecoveryLevel=0\n"
+                         "DefaultTime2Wait=0\nHeaderDigest=None", in);
+    assert_int_equal(iscsi_neg_recv(&n, ISCSI_STAGE_OPERATIONAL, in, len, &out), 0);
+    from_wire(&out, got);
+    assert_string_equal(got, "MaxBurstLength=Irrelevant\nInitialR2T=Irrelevant\n"
+                             "ErrorRecoveryLevel=Irrelevant\nDefaultTime2Wait=Irrelevant\n"
+                             "HeaderDigest=None");
+}
+
 static void test_security_keys_go_to_the_hook(void **state)
 {
     struct iscsi_neg n;
@@ -335,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_responder_values),
         cmocka_unit_test(test_digest_required_but_refused),
         cmocka_unit_test(test_discovery_makes_keys_irrelevant),
+        cmocka_unit_test(test_non_leading_login_keeps_session_keys),
         cmocka_unit_test(test_security_keys_go_to_the_hook),
         cmocka_unit_test(test_proposer_checks_answers),
         cmocka_unit_test(test_offer_text),

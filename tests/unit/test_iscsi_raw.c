@@ -11,6 +11,8 @@ struct raw {
     uint8_t *in;
     size_t len, cap;
     bool hd, dd;
+    uint16_t tsih;                     /* 0 until logged in; a login with it joins that session */
+    uint16_t cid;
     uint32_t itt, cmdsn, exp_statsn, max_cmdsn;
 };
 
@@ -127,7 +129,8 @@ static bool raw_wait_closed(struct raw *x, mte_time_t max)
 static void login_hdr(struct raw *x, uint8_t *h, uint8_t flags)
 {
     iscsi_hdr_init(h, ISCSI_OP_LOGIN_REQ | ISCSI_OP_IMMEDIATE, flags);
-    iscsi_hdr_set_isid_tsih(h, 0x800000001234ull, 0);
+    iscsi_hdr_set_isid_tsih(h, 0x800000001234ull, x->tsih);
+    iscsi_put16(h, ISCSI_OFF_CID, x->cid);
     iscsi_put32(h, ISCSI_OFF_ITT, 1);
     iscsi_put32(h, ISCSI_OFF_CMDSN, x->cmdsn);
 }
@@ -157,20 +160,28 @@ static int login_step(struct raw *x, uint8_t flags, const char *lines, uint8_t *
 #define SEC_TO_OP (ISCSI_LOGIN_T | ISCSI_STAGE_OPERATIONAL)
 #define OP_TO_FFP (ISCSI_LOGIN_T | ISCSI_STAGE_OPERATIONAL << 2 | ISCSI_STAGE_FFP)
 
-/* Log in with the given operational keys (ImmediateData=No, InitialR2T=Yes by default). */
-static void raw_login_with(struct rig *r, struct raw *x, const char *op_keys)
+#define LOGIN_NAMES \
+    "InitiatorName=iqn.2026-11.local.test:raw\nTargetName=" TGT "\nSessionType=Normal\nAuthMethod=None"
+
+/* Both login stages on an open connection, ending in full feature phase. */
+static void login_steps(struct raw *x, const char *op_keys)
 {
     uint8_t rsp[ISCSI_BHS_LEN];
-    raw_open(r, x);
-    assert_int_equal(login_step(x, SEC_TO_OP, "InitiatorName=iqn.2026-11.local.test:raw\n"
-                                              "TargetName=" TGT "\nSessionType=Normal\nAuthMethod=None",
-                                rsp), 0);
+    assert_int_equal(login_step(x, SEC_TO_OP, LOGIN_NAMES, rsp), 0);
     assert_true(rsp[1] & ISCSI_LOGIN_T);
     assert_int_equal(login_step(x, OP_TO_FFP, op_keys, rsp), 0);
     assert_int_equal(rsp[1], OP_TO_FFP);
     assert_int_not_equal(iscsi_hdr_tsih(rsp), 0);
+    x->tsih = iscsi_hdr_tsih(rsp);
     x->max_cmdsn = iscsi_get32(rsp, ISCSI_OFF_MAXCMDSN);
     assert_int_equal(iscsi_get32(rsp, ISCSI_OFF_EXPCMDSN), x->cmdsn);
+}
+
+/* Log in with the given operational keys (ImmediateData=No, InitialR2T=Yes by default). */
+static void raw_login_with(struct rig *r, struct raw *x, const char *op_keys)
+{
+    raw_open(r, x);
+    login_steps(x, op_keys);
 }
 
 static void send_tur(struct raw *x, uint32_t cmdsn, bool immediate);
@@ -723,6 +734,62 @@ static void test_abort_task_waiting_for_data(void **state)
     rig_down(&r);
 }
 
+/* ---- connection reinstatement ---------------------------------------------------------------------- */
+
+/* A login with the session's TSIH and CID replaces its connection: the old one
+ * closes, its tasks (one waiting for data, one in a slow backstore) end
+ * without a word on the new one, numbering resumes at the login's CmdSN, and
+ * the nexus goes on without a unit attention. */
+static void test_connection_reinstatement(void **state)
+{
+    struct rig r;
+    rig_up_with(&r, 5, 100 * MTE_MSEC);
+    struct raw old, fresh;
+    uint8_t cmd[ISCSI_BHS_LEN], h[ISCSI_BHS_LEN], cdb[10];
+    raw_login(&r, &old);
+    raw_clear_ua(&old);
+    start_write(&old, cmd);                              /* waits for Data-Out */
+    cdb_rw10(cdb, false, 0, 1);
+    scsi_hdr(&old, h, ISCSI_F | ISCSI_CMD_R, BLOCK, cdb, 10);
+    raw_send(&old, h, NULL, 0);                          /* runs for 100 ms */
+    old.cmdsn += 5;                                      /* and three that never arrive */
+    rig_run(&r, 10 * MTE_MSEC);
+
+    raw_open(&r, &fresh);
+    fresh.tsih = old.tsih;
+    fresh.cmdsn = old.cmdsn;
+    login_steps(&fresh, "HeaderDigest=None\nMaxRecvDataSegmentLength=65536");
+    assert_int_equal(fresh.tsih, old.tsih);
+    assert_true(raw_wait_closed(&old, MTE_SEC));
+    rig_run(&r, 300 * MTE_MSEC);                         /* the READ is done by now */
+    send_nop(&fresh, ISCSI_F, 0x7777, "ping", 4);
+    assert_true(raw_recv(&fresh, h, NULL, NULL, 2 * MTE_SEC));
+    assert_int_equal(iscsi_hdr_opcode(h), ISCSI_OP_NOP_IN); /* nothing of the old tasks came first */
+    assert_int_equal(iscsi_hdr_itt(h), 0x7777);
+    send_tur(&fresh, fresh.cmdsn, false);
+    assert_true(raw_recv(&fresh, h, NULL, NULL, 2 * MTE_SEC));
+    assert_int_equal(iscsi_hdr_opcode(h), ISCSI_OP_SCSI_RSP);
+    assert_int_equal(h[3], SAM_STAT_GOOD);               /* in the window, and no unit attention */
+    fresh.cmdsn++;
+
+    struct raw other;                                    /* another CID: a second connection */
+    uint8_t rsp[ISCSI_BHS_LEN];
+    raw_open(&r, &other);
+    other.tsih = old.tsih;
+    other.cid = 1;
+    other.cmdsn = fresh.cmdsn;
+    assert_int_equal(login_step(&other, SEC_TO_OP, LOGIN_NAMES, rsp), 0);
+    assert_int_equal(login_step(&other, OP_TO_FFP, "HeaderDigest=None", rsp),
+                     ISCSI_LOGIN_TOO_MANY_CONNECTIONS);
+    raw_close(&other);
+    expect_alive(&fresh);
+    raw_close(&fresh);
+    raw_close(&old);
+    rig_run(&r, MTE_SEC);
+    assert_int_equal(session_count(&r), 0);
+    rig_down(&r);
+}
+
 /* ---- the session's solicit window ------------------------------------------------------------------- */
 
 struct r2t_seen {
@@ -852,6 +919,7 @@ int main(void)
         cmocka_unit_test(test_login_failures),
         cmocka_unit_test(test_login_text_in_pieces),
         cmocka_unit_test(test_abort_task_waiting_for_data),
+        cmocka_unit_test(test_connection_reinstatement),
         cmocka_unit_test(test_solicit_window),
         cmocka_unit_test(test_silent_initiator_dropped),
     };
