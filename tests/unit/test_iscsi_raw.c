@@ -737,8 +737,8 @@ static void test_abort_task_waiting_for_data(void **state)
 /* ---- connection reinstatement ---------------------------------------------------------------------- */
 
 /* A login with the session's TSIH and CID replaces its connection: the old one
- * closes, its tasks (one waiting for data, one in a slow backstore) end
- * without a word on the new one, numbering resumes at the login's CmdSN, and
+ * closes, its tasks (one waiting for data, one in a slow backstore, an ABORT
+ * TASK of that one) end without a word on the new one, numbering resumes at the login's CmdSN, and
  * the nexus goes on without a unit attention. */
 static void test_connection_reinstatement(void **state)
 {
@@ -752,6 +752,12 @@ static void test_connection_reinstatement(void **state)
     cdb_rw10(cdb, false, 0, 1);
     scsi_hdr(&old, h, ISCSI_F | ISCSI_CMD_R, BLOCK, cdb, 10);
     raw_send(&old, h, NULL, 0);                          /* runs for 100 ms */
+    uint32_t read_itt = iscsi_hdr_itt(h);
+    iscsi_hdr_init(h, ISCSI_OP_TMF_REQ | ISCSI_OP_IMMEDIATE, ISCSI_F | SCST_TMF_ABORT_TASK);
+    iscsi_put32(h, ISCSI_OFF_ITT, 0x900);
+    iscsi_put32(h, ISCSI_OFF_REF_ITT, read_itt);
+    iscsi_put32(h, ISCSI_OFF_CMDSN, old.cmdsn + 2);
+    raw_send(&old, h, NULL, 0);                          /* waits for the READ to stop */
     old.cmdsn += 5;                                      /* and three that never arrive */
     rig_run(&r, 10 * MTE_MSEC);
 
