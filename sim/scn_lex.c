@@ -36,11 +36,13 @@ int lex_split(struct scn_ctx *c, char *line, struct tokens *t)
             return 0;
         if (t->n == LEX_MAX_TOKENS)
             return scn_error(c, "too many words on one line (at most %d)", LEX_MAX_TOKENS);
+        t->quoted[t->n] = false;
         t->tok[t->n++] = p;
         /* a word; a quoted part ("...") may contain blanks and is unquoted in place */
         char *out = p;
         while (*p && *p != ' ' && *p != '\t' && *p != '\r') {
             if (*p == '"') {
+                t->quoted[t->n - 1] = true;
                 p++;
                 while (*p && *p != '"')
                     *out++ = *p++;

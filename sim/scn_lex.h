@@ -23,6 +23,7 @@ struct scn_ctx {
 
 struct tokens {
     char *tok[LEX_MAX_TOKENS];
+    bool quoted[LEX_MAX_TOKENS];    /* the word had a "quoted" part: never a keyword or marker */
     unsigned n;
 };
 

@@ -427,10 +427,11 @@ static const char directive_list[] =
     "scenario seed duration monitor inject-bug recorded net node disk link resource export "
     "workload at after every fault swarm expect";
 
-/* A line ending in <<WORD starts inline text that ends at a line WORD. */
+/* A line ending in <<WORD (bare, not quoted) starts inline text that ends at
+ * a line WORD. */
 static const char *heredoc_tag(const struct tokens *t)
 {
-    if (t->n < 2)
+    if (t->n < 2 || t->quoted[t->n - 1])
         return NULL;
     const char *last = t->tok[t->n - 1];
     return strncmp(last, "<<", 2) == 0 && last[2] ? last + 2 : NULL;

@@ -58,6 +58,22 @@ def test_canonical_form_round_trips(bins, tmp_path, path):
     assert twice.stdout == once.stdout
 
 
+def test_log_text_like_an_inline_marker_round_trips(bins, tmp_path):
+    """A log message whose last word looks like '<<TAG' is written back quoted;
+    a quoted word is text, never the start of inline text (found by
+    fuzz_scenario)."""
+    src = tmp_path / "marker.scn"
+    src.write_text(HEAD + 'at 1s log <<END of the message\nat 2s log "one <<END"\n')
+    once = scstsim(bins, "check", "--print", src)
+    assert once.returncode == 0, once.stderr
+    assert 'log "<<END of the message"' in once.stdout and 'log "one <<END"' in once.stdout
+    copy = tmp_path / "again.scn"
+    copy.write_text(once.stdout)
+    twice = scstsim(bins, "check", "--print", copy)
+    assert twice.returncode == 0, twice.stderr
+    assert twice.stdout == once.stdout
+
+
 @pytest.mark.parametrize("name,text,line,words", MALFORMED, ids=[m[0] for m in MALFORMED])
 def test_malformed_scenario_exits_2_naming_file_and_line(bins, tmp_path, name, text, line, words):
     path = tmp_path / f"{name}.scn"
