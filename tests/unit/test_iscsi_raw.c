@@ -235,6 +235,17 @@ static void send_nop(struct raw *x, uint8_t flags, uint32_t itt, const void *dat
     raw_send(x, h, data, dlen);
 }
 
+/* An immediate ABORT TASK (ITT 0x900) for the task ref_itt. */
+static void send_abort_task(struct raw *x, uint32_t ref_itt, uint32_t cmdsn)
+{
+    uint8_t h[ISCSI_BHS_LEN];
+    iscsi_hdr_init(h, ISCSI_OP_TMF_REQ | ISCSI_OP_IMMEDIATE, ISCSI_F | SCST_TMF_ABORT_TASK);
+    iscsi_put32(h, ISCSI_OFF_ITT, 0x900);
+    iscsi_put32(h, ISCSI_OFF_REF_ITT, ref_itt);
+    iscsi_put32(h, ISCSI_OFF_CMDSN, cmdsn);
+    raw_send(x, h, NULL, 0);
+}
+
 /* A ping that must come back: the connection is alive and in step. */
 static void expect_alive(struct raw *x)
 {
@@ -715,11 +726,7 @@ static void test_abort_task_waiting_for_data(void **state)
     raw_login(&r, &x);
     raw_clear_ua(&x);
     uint32_t ttt = start_write(&x, cmd);
-    iscsi_hdr_init(h, ISCSI_OP_TMF_REQ | ISCSI_OP_IMMEDIATE, ISCSI_F | SCST_TMF_ABORT_TASK);
-    iscsi_put32(h, ISCSI_OFF_ITT, 0x900);
-    iscsi_put32(h, ISCSI_OFF_REF_ITT, iscsi_hdr_itt(cmd));
-    iscsi_put32(h, ISCSI_OFF_CMDSN, x.cmdsn);
-    raw_send(&x, h, NULL, 0);
+    send_abort_task(&x, iscsi_hdr_itt(cmd), x.cmdsn);
     assert_true(raw_recv(&x, h, NULL, NULL, 2 * MTE_SEC));
     assert_int_equal(iscsi_hdr_opcode(h), ISCSI_OP_TMF_RSP);
     assert_int_equal(h[2], SCST_TMF_COMPLETE);
@@ -753,11 +760,7 @@ static void test_connection_reinstatement(void **state)
     scsi_hdr(&old, h, ISCSI_F | ISCSI_CMD_R, BLOCK, cdb, 10);
     raw_send(&old, h, NULL, 0);                          /* runs for 100 ms */
     uint32_t read_itt = iscsi_hdr_itt(h);
-    iscsi_hdr_init(h, ISCSI_OP_TMF_REQ | ISCSI_OP_IMMEDIATE, ISCSI_F | SCST_TMF_ABORT_TASK);
-    iscsi_put32(h, ISCSI_OFF_ITT, 0x900);
-    iscsi_put32(h, ISCSI_OFF_REF_ITT, read_itt);
-    iscsi_put32(h, ISCSI_OFF_CMDSN, old.cmdsn + 2);
-    raw_send(&old, h, NULL, 0);                          /* waits for the READ to stop */
+    send_abort_task(&old, read_itt, old.cmdsn + 2);      /* waits for the READ to stop */
     old.cmdsn += 5;                                      /* and three that never arrive */
     rig_run(&r, 10 * MTE_MSEC);
 
@@ -856,11 +859,7 @@ static void test_solicit_window(void **state)
     }
     /* abort the first: its two R2Ts' window goes to the fourth */
     uint8_t h[ISCSI_BHS_LEN];
-    iscsi_hdr_init(h, ISCSI_OP_TMF_REQ | ISCSI_OP_IMMEDIATE, ISCSI_F | SCST_TMF_ABORT_TASK);
-    iscsi_put32(h, ISCSI_OFF_ITT, 0x900);
-    iscsi_put32(h, ISCSI_OFF_REF_ITT, iscsi_hdr_itt(cmd[0]));
-    iscsi_put32(h, ISCSI_OFF_CMDSN, x.cmdsn);
-    raw_send(&x, h, NULL, 0);
+    send_abort_task(&x, iscsi_hdr_itt(cmd[0]), x.cmdsn);
     assert_true(raw_recv(&x, h, NULL, NULL, 2 * MTE_SEC));
     assert_int_equal(iscsi_hdr_opcode(h), ISCSI_OP_TMF_RSP);
     assert_int_equal(h[2], SCST_TMF_COMPLETE);
