@@ -468,8 +468,8 @@ static int moderate(struct mte_engine *e, mte_time_t wake, int timeout_ms)
     mte_time_t nap = mte_moderator_nap(&e->mod, e->now, loaded);
     if (!nap)
         return timeout_ms;
-    if (wake != MTE_TIME_NEVER)
-        nap = wake <= e->now ? 0 : (wake - e->now < nap ? wake - e->now : nap);
+    if (wake != MTE_TIME_NEVER && wake - e->now < nap)  /* wake > now: else timeout_ms is 0 */
+        nap = wake - e->now;
     struct timespec ts = {(time_t)(nap / MTE_SEC), (long)(nap % MTE_SEC)};
     nanosleep(&ts, NULL);
     e->now = real_now();
