@@ -219,10 +219,10 @@ struct fn_link *fn_link_get(struct faultnet *fn, struct fn_host *src, struct fn_
 
 const struct faultnet_link *fn_link_params(const struct fn_link *l)
 {
-    return l->slowed ? &l->slow : &l->params;
+    return l->slows ? &l->slow : &l->params;
 }
 
-bool fn_link_blocked(const struct fn_link *l) { return l->partitioned || l->clogged; }
+bool fn_link_blocked(const struct fn_link *l) { return l->partitions || l->clogged; }
 
 int faultnet_set_link(struct faultnet *fn, const char *a, const char *b,
                       const struct faultnet_link *link)

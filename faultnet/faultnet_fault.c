@@ -27,7 +27,7 @@ int faultnet_partition(struct faultnet *fn, const char *a, const char *b, enum f
     struct fn_link *l[2];
     int n = links_for(fn, a, b, dir, l);
     for (int i = 0; i < n; i++) {
-        l[i]->partitioned = true;
+        l[i]->partitions++;
         fn_trace(fn, "partition %s->%s", l[i]->src->name, l[i]->dst->name);
     }
     return n < 0 ? n : 0;
@@ -39,8 +39,11 @@ int faultnet_clog(struct faultnet *fn, const char *a, const char *b, enum faultn
     struct fn_link *l[2];
     int n = links_for(fn, a, b, dir, l);
     for (int i = 0; i < n; i++) {
+        /* overlapping clogs: the link clears when the last one ends */
+        mte_time_t until = mte_now(fn->e) + duration;
+        if (!l[i]->clogged || until > l[i]->clog_timer.when)
+            mte_timer_arm(fn->e, &l[i]->clog_timer, until);
         l[i]->clogged = true;
-        mte_timer_arm_in(fn->e, &l[i]->clog_timer, duration);
         fn_trace(fn, "clog %s->%s for %lluns", l[i]->src->name, l[i]->dst->name,
                  (unsigned long long)duration);
     }
@@ -52,7 +55,7 @@ int faultnet_blackhole(struct faultnet *fn, const char *a, const char *b, enum f
     struct fn_link *l[2];
     int n = links_for(fn, a, b, dir, l);
     for (int i = 0; i < n; i++) {
-        l[i]->blackholed = true;
+        l[i]->blackholes++;
         fn_trace(fn, "blackhole %s->%s", l[i]->src->name, l[i]->dst->name);
     }
     return n < 0 ? n : 0;
@@ -63,7 +66,7 @@ int faultnet_slow(struct faultnet *fn, const char *a, const char *b, const struc
     struct fn_link *l[2];
     int n = links_for(fn, a, b, FAULTNET_BOTH, l);
     for (int i = 0; i < n; i++) {
-        l[i]->slowed = true;
+        l[i]->slows++;
         l[i]->slow = *slow;
     }
     if (n > 0)
@@ -102,9 +105,11 @@ int faultnet_reset(struct faultnet *fn, const char *a, const char *b)
 
 static void link_heal(struct fn_link *l)
 {
-    if (!l->partitioned && !l->clogged && !l->blackholed && !l->slowed)
+    if (!l->partitions && !l->clogged && !l->blackholes && !l->slows)
         return;
-    l->partitioned = l->clogged = l->blackholed = l->slowed = false;
+    l->partitions = l->blackholes = l->slows = 0;
+    l->clogged = false;
+    l->heals++;
     mte_timer_cancel(l->fn->e, &l->clog_timer);
     fn_trace(l->fn, "heal %s->%s", l->src->name, l->dst->name);
     fn_release_held_on(l->fn, l);
@@ -128,17 +133,18 @@ void faultnet_heal_all(struct faultnet *fn)
 /* ---- scheduled faults ------------------------------------------------------------- */
 
 /* Undo one scheduled fault only, leaving other faults on the links alone. */
-static void lift_fault(struct faultnet *fn, const struct faultnet_fault *f)
+static void lift_fault(struct faultnet *fn, const struct faultnet_fault *f, const uint64_t heals[2])
 {
     struct fn_link *l[2];
     int n = links_for(fn, f->a, f->b, f->kind == FAULTNET_SLOW ? FAULTNET_BOTH : f->dir, l);
     for (int i = 0; i < n; i++) {
-        if (f->kind == FAULTNET_PARTITION)
-            l[i]->partitioned = false;
-        else if (f->kind == FAULTNET_BLACKHOLE)
-            l[i]->blackholed = false;
-        else if (f->kind == FAULTNET_SLOW)
-            l[i]->slowed = false;
+        /* a heal by hand meanwhile already lifted it */
+        unsigned *count = f->kind == FAULTNET_PARTITION ? &l[i]->partitions
+                          : f->kind == FAULTNET_BLACKHOLE ? &l[i]->blackholes
+                                                          : &l[i]->slows;
+        if (l[i]->heals != heals[i] || !*count)
+            continue;
+        --*count;
         fn_trace(fn, "lift scheduled fault %s->%s", l[i]->src->name, l[i]->dst->name);
         fn_release_held_on(fn, l[i]);
     }
@@ -185,13 +191,18 @@ static void sched_done(struct fn_sched *s)
 static void sched_lift_fired(void *arg)
 {
     struct fn_sched *s = arg;
-    lift_fault(s->fn, &s->fault);
+    lift_fault(s->fn, &s->fault, s->heals);
     sched_done(s);
 }
 
 static void sched_apply_fired(void *arg)
 {
     struct fn_sched *s = arg;
+    struct fn_link *l[2];
+    int n = links_for(s->fn, s->fault.a, s->fault.b,
+                      s->fault.kind == FAULTNET_SLOW ? FAULTNET_BOTH : s->fault.dir, l);
+    for (int i = 0; i < n; i++)
+        s->heals[i] = l[i]->heals;
     apply_fault(s->fn, &s->fault);
     if (needs_lift(&s->fault))
         mte_timer_arm_in(s->fn->e, &s->heal_timer, s->fault.duration);

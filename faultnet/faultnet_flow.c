@@ -150,7 +150,7 @@ static void flow_launch(struct fn_flow *f, struct fn_seg *s)
     mte_time_t jitter = lp->jitter ? mte_rng_range(&fn->rng, 0, lp->jitter) : 0;
     l->busy_until = depart + wire;
     s->arrival = max_time(depart + wire + lp->latency + jitter, f->last_arrival);
-    s->doomed = l->blackholed;
+    s->doomed = l->blackholes > 0;
     f->last_arrival = s->arrival;
     seg_list_append(&f->air, s);
     if (s->kind == FN_SEG_DATA) {
@@ -362,7 +362,7 @@ static void flow_deliver(struct fn_flow *f, struct fn_seg *s)
 static bool flow_loses(const struct fn_flow *f, const struct fn_seg *s)
 {
     const struct fn_host *dst = f->pipe->end[1 - f->from].host;
-    return f->lost || s->doomed || f->link->blackholed || (s->kind == FN_SEG_SYN && dst->down);
+    return f->lost || s->doomed || f->link->blackholes || (s->kind == FN_SEG_SYN && dst->down);
 }
 
 /* Every segment due by now crosses, unless the link holds or loses it. */

@@ -67,8 +67,12 @@ struct fn_link {
     struct faultnet *fn;
     struct fn_host *src, *dst;
     struct faultnet_link params;
-    struct faultnet_link slow;
-    bool slowed, partitioned, clogged, blackholed;
+    struct faultnet_link slow;         /* the latest slow fault's parameters */
+    /* Faults are counted, not flagged: a timed fault that ends lifts only
+     * itself, never another one (a permanent partition) on the same link. */
+    unsigned partitions, blackholes, slows;
+    bool clogged;
+    uint64_t heals;            /* heals by hand: a timed fault applied before one is gone */
     mte_time_t busy_until;     /* serialization: when the wire is free again */
     struct mte_timer clog_timer;
     struct fn_link *next;
@@ -151,6 +155,7 @@ struct fn_sched {
     struct faultnet *fn;
     struct faultnet_fault fault;
     struct mte_timer apply_timer, heal_timer;  /* owned by the faultnet */
+    uint64_t heals[2];         /* the links' heal counts when applied */
     struct fn_sched *prev, *next;
 };
 

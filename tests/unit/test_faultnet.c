@@ -538,6 +538,53 @@ static void connect_waits_out_a_partition(void **state)
     world_fini(&w);
 }
 
+/* A timed fault that ends lifts only itself: a permanent partition on the
+ * same link stays, and overlapping clogs hold until the last one ends. */
+static void timed_fault_ends_only_itself(void **state)
+{
+    struct world w;
+    struct faultnet_params p = params_with(MTE_MSEC, 0, 0);
+    world_init(&w, 16, &p);
+    struct peer *b, *a = connect_pair(&w, &b);
+    mte_time_t t = now(&w);
+    assert_int_equal(faultnet_partition(w.fn, "alice", "bob", FAULTNET_BOTH), 0);
+    struct faultnet_fault f = {.kind = FAULTNET_PARTITION, .a = "alice", .b = "bob",
+                               .dir = FAULTNET_A_TO_B, .at = t, .duration = 100 * MTE_MSEC};
+    assert_int_equal(faultnet_schedule(w.fn, &f), 0);
+    f.kind = FAULTNET_CLOG;
+    assert_int_equal(faultnet_schedule(w.fn, &f), 0);
+    size_t off = 0;
+    send_pattern(a, &off, 1000);
+    mte_run_until(w.e, t + 2 * MTE_SEC);
+    assert_int_equal(b->rx_len, 0); /* the permanent partition still holds */
+    assert_int_equal(faultnet_heal(w.fn, "alice", "bob"), 0);
+    mte_run_until_idle(w.e);
+    assert_pattern(b, off);
+    /* a long clog and a short one: the short one's end does not lift the long */
+    t = now(&w);
+    assert_int_equal(faultnet_clog(w.fn, "alice", "bob", FAULTNET_A_TO_B, 300 * MTE_MSEC), 0);
+    assert_int_equal(faultnet_clog(w.fn, "alice", "bob", FAULTNET_A_TO_B, 50 * MTE_MSEC), 0);
+    size_t ev = b->rx_events;
+    send_pattern(a, &off, 1000);
+    mte_run_until_idle(w.e);
+    assert_int_equal(b->rx_at[ev], t + 301 * MTE_MSEC);
+    /* a heal by hand, then a new partition: the old timed fault's end leaves it */
+    t = now(&w);
+    f = (struct faultnet_fault){.kind = FAULTNET_PARTITION, .a = "alice", .b = "bob",
+                                .dir = FAULTNET_A_TO_B, .at = t, .duration = 100 * MTE_MSEC};
+    assert_int_equal(faultnet_schedule(w.fn, &f), 0);
+    mte_run_until(w.e, t + 10 * MTE_MSEC);
+    faultnet_heal_all(w.fn);
+    assert_int_equal(faultnet_partition(w.fn, "alice", "bob", FAULTNET_A_TO_B), 0);
+    send_pattern(a, &off, 1000);
+    mte_run_until(w.e, t + MTE_SEC);
+    assert_int_equal(b->rx_len, off - 1000);
+    faultnet_heal_all(w.fn);
+    mte_run_until_idle(w.e);
+    assert_pattern(b, off);
+    world_fini(&w);
+}
+
 static void slow_link_until_healed(void **state)
 {
     struct world w;
@@ -772,6 +819,7 @@ int main(void)
         cmocka_unit_test(connect_times_out_into_blackhole),
         cmocka_unit_test(connect_waits_out_a_partition),
         cmocka_unit_test(slow_link_until_healed),
+        cmocka_unit_test(timed_fault_ends_only_itself),
         cmocka_unit_test(crash_with_reset_mode_resets_peers),
         cmocka_unit_test(crash_silent_mode_goes_quiet),
         cmocka_unit_test(restart_on_same_host_works),
