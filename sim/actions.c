@@ -21,8 +21,18 @@ struct probe {
     struct probe *next;
 };
 
+/* The end of one timed disk-error fault: it lifts only itself. */
+struct disk_lift {
+    struct sim_disk *d;
+    uint64_t offset, length;
+    unsigned ops;
+    double rate;                   /* > 0: an error rate, else the range */
+    struct disk_lift *next;
+};
+
 struct actions_state {
     struct probe *probes;
+    struct disk_lift *lifts;
 };
 
 static struct actions_state *state(struct sim *s)
@@ -45,6 +55,11 @@ void actions_cleanup(struct sim *s)
         struct probe *p = st->probes;
         st->probes = p->next;
         free(p);
+    }
+    while (st->lifts) {
+        struct disk_lift *l = st->lifts;
+        st->lifts = l->next;
+        free(l);
     }
     free(st);
     s->actions_state = NULL;
@@ -160,12 +175,28 @@ static void exec_net(struct sim *s, const struct scn_action *a)
 
 /* ---- disks --------------------------------------------------------------------------------- */
 
-/* The end of a timed disk fault: the disk is as declared again. */
-static void disk_heal_fire(void *arg)
+/* disk-heal: the disk is as declared again. */
+static void disk_heal(struct sim_disk *d)
 {
-    struct sim_disk *d = arg;
     simdisk_set_params(d->media, &d->decl->params);
     simdisk_clear_faults(d->media);
+}
+
+/* The error rate of a timed fault ends: the declared rate comes back, unless
+ * another fault has set a rate of its own since. */
+static void disk_lift_fire(void *arg)
+{
+    struct disk_lift *l = arg;
+    if (l->rate <= 0) {
+        simdisk_unfail_range(l->d->media, l->offset, l->length, l->ops);
+        return;
+    }
+    struct simdisk_params p = *simdisk_media_params(l->d->media);
+    if ((l->ops & 1) && p.read_error_rate == l->rate)
+        p.read_error_rate = l->d->decl->params.read_error_rate;
+    if ((l->ops & 2) && p.write_error_rate == l->rate)
+        p.write_error_rate = l->d->decl->params.write_error_rate;
+    simdisk_set_params(l->d->media, &p);
 }
 
 static void exec_disk(struct sim *s, const struct scn_action *a)
@@ -178,7 +209,7 @@ static void exec_disk(struct sim *s, const struct scn_action *a)
         simdisk_stall_until(d->media, now + a->duration);
         return;
     case V_DISK_HEAL:
-        disk_heal_fire(d);
+        disk_heal(d);
         return;
     case V_PLANT: {
         unsigned char junk[512];
@@ -192,7 +223,7 @@ static void exec_disk(struct sim *s, const struct scn_action *a)
         break;
     }
     if (a->rate > 0) {
-        struct simdisk_params p = d->decl->params;
+        struct simdisk_params p = *simdisk_media_params(d->media);
         if (a->ops & 1)
             p.read_error_rate = a->rate;
         if (a->ops & 2)
@@ -201,8 +232,16 @@ static void exec_disk(struct sim *s, const struct scn_action *a)
     } else {
         simdisk_fail_range(d->media, a->offset, length, a->ops);
     }
-    if (a->duration)
-        sim_schedule_call(s, now + a->duration, disk_heal_fire, d);
+    if (!a->duration)
+        return;
+    struct actions_state *st = state(s);
+    struct disk_lift *l = calloc(1, sizeof(*l));
+    if (!l)
+        abort();
+    *l = (struct disk_lift){.d = d, .offset = a->offset, .length = length, .ops = a->ops,
+                            .rate = a->rate, .next = st->lifts};
+    st->lifts = l;
+    sim_schedule_call(s, now + a->duration, disk_lift_fire, l);
 }
 
 /* ---- workloads and checks ------------------------------------------------------------------- */

@@ -53,6 +53,8 @@ struct simdisk_media {
     struct mte_rng crash_rng;      /* tear decisions */
     struct mte_rng io_rng;         /* latency jitter and error rates */
     mte_time_t stall_until;
+    simdisk_watch_fn watch;
+    void *watch_arg;
     struct fail_range *fails;
     size_t nr_fails;
     struct undo_rec *oldest, *newest;
@@ -249,6 +251,8 @@ static struct undo_rec *rec_find(const struct simdisk_media *m, uint64_t seq)
     return NULL;
 }
 
+static void watch(const struct simdisk_media *m, uint64_t offset, uint64_t length, const char *why);
+
 /* Put back what rec replaced in sectors [s0, s1). */
 static void rec_restore(struct simdisk_media *m, const struct undo_rec *rec, uint64_t s0, uint64_t s1)
 {
@@ -312,6 +316,18 @@ static void apply_page_piece(void *arg, uint64_t page, size_t in_page, size_t n,
     copy_from_src(c->src, done, *slot + in_page, n);
 }
 
+static void watch(const struct simdisk_media *m, uint64_t offset, uint64_t length, const char *why)
+{
+    if (m->watch)
+        m->watch(m->watch_arg, offset, length, why);
+}
+
+void simdisk_watch(struct simdisk_media *m, simdisk_watch_fn fn, void *arg)
+{
+    m->watch = fn;
+    m->watch_arg = arg;
+}
+
 static uint64_t apply_undoable(struct simdisk_media *m, uint64_t offset, uint64_t length,
                                const struct data_src *src)
 {
@@ -320,6 +336,7 @@ static uint64_t apply_undoable(struct simdisk_media *m, uint64_t offset, uint64_
     struct apply_ctx c = {.m = m, .rec = rec, .src = src};
     for_each_page_piece(offset, length, apply_page_piece, &c);
     cache_write_back(m);
+    watch(m, offset, length, src->zeros ? "discard" : "write");
     return seq;
 }
 
@@ -348,6 +365,7 @@ void simdisk_poke(struct simdisk_media *m, uint64_t offset, const void *buf, siz
     /* Durable at once: no cached write may revert a sector it touched. */
     uint64_t s0 = offset / UMC_SECTOR, s1 = (offset + len + UMC_SECTOR - 1) / UMC_SECTOR;
     trim_from(m->newest, s0, s1);
+    watch(m, offset, len, "poke");
 }
 
 /* ---- durability ------------------------------------------------------------------ */
@@ -381,10 +399,12 @@ enum fate { FATE_DROP, FATE_KEEP, FATE_TEAR };
  * get their undo bytes back. */
 static void settle(struct simdisk_media *m, struct undo_rec *rec, uint64_t s0, uint64_t s1, bool keep)
 {
-    if (keep)
+    if (keep) {
         trim_from(rec->older, s0, s1);
-    else
-        rec_restore(m, rec, s0, s1);
+        return;
+    }
+    rec_restore(m, rec, s0, s1);
+    watch(m, s0 * UMC_SECTOR, (s1 - s0) * UMC_SECTOR, "power loss undid");
 }
 
 /* Draw keep/drop per chunk, with at least one of each. */
@@ -560,7 +580,12 @@ mte_time_t simdisk_media_completion_time(struct simdisk_media *m, enum simdisk_i
     return t;
 }
 
-void simdisk_stall_until(struct simdisk_media *m, mte_time_t until) { m->stall_until = until; }
+/* Overlapping stalls: the disk is back when the last one ends. */
+void simdisk_stall_until(struct simdisk_media *m, mte_time_t until)
+{
+    if (until > m->stall_until)
+        m->stall_until = until;
+}
 
 void simdisk_fail_range(struct simdisk_media *m, uint64_t offset, uint64_t length, unsigned ops)
 {
@@ -569,8 +594,21 @@ void simdisk_fail_range(struct simdisk_media *m, uint64_t offset, uint64_t lengt
     m->fails[m->nr_fails++] = (struct fail_range){offset, offset + length, ops};
 }
 
+void simdisk_unfail_range(struct simdisk_media *m, uint64_t offset, uint64_t length, unsigned ops)
+{
+    for (size_t i = 0; i < m->nr_fails; i++) {
+        const struct fail_range *f = &m->fails[i];
+        if (f->start != offset || f->end != offset + length || f->ops != ops)
+            continue;
+        memmove(&m->fails[i], &m->fails[i + 1], (m->nr_fails - i - 1) * sizeof(*m->fails));
+        m->nr_fails--;
+        return;
+    }
+}
+
 void simdisk_clear_faults(struct simdisk_media *m)
 {
+    m->stall_until = 0;
     free(m->fails);
     m->fails = NULL;
     m->nr_fails = 0;

@@ -125,13 +125,22 @@ struct simdisk_media *simdisk_media_new(const char *name, uint64_t size, uint64_
 void simdisk_media_free(struct simdisk_media *m);
 void simdisk_default_params(struct simdisk_params *p);
 void simdisk_set_params(struct simdisk_media *m, const struct simdisk_params *p);
+const struct simdisk_params *simdisk_media_params(const struct simdisk_media *m);
 const char *simdisk_media_name(const struct simdisk_media *m);
 uint64_t simdisk_media_size(const struct simdisk_media *m);
+
+/* A debugging hook: fn runs after every change to the media's contents
+ * (write, discard, poke, and each write a power loss undoes). */
+typedef void (*simdisk_watch_fn)(void *arg, uint64_t offset, uint64_t length, const char *why);
+void simdisk_watch(struct simdisk_media *m, simdisk_watch_fn fn, void *arg);
 
 /* Every I/O submitted before until completes no earlier than until. */
 void simdisk_stall_until(struct simdisk_media *m, mte_time_t until);
 /* I/O touching [offset, offset+length) fails with -EIO (ops: 1 read, 2 write, 3 both). */
 void simdisk_fail_range(struct simdisk_media *m, uint64_t offset, uint64_t length, unsigned ops);
+/* Lift one failing range added by simdisk_fail_range, leaving the others. */
+void simdisk_unfail_range(struct simdisk_media *m, uint64_t offset, uint64_t length, unsigned ops);
+/* Lift every failing range and stall. */
 void simdisk_clear_faults(struct simdisk_media *m);
 
 /* Power loss: each unflushed write is dropped, kept or torn per sector. */

@@ -46,7 +46,6 @@ const struct tcmur_handler *tcmu_simdisk_handler(void);
 
 enum simdisk_io_kind { SIMDISK_IO_READ, SIMDISK_IO_WRITE, SIMDISK_IO_FLUSH };
 
-const struct simdisk_params *simdisk_media_params(const struct simdisk_media *m);
 /* Whether an I/O fails with -EIO: a failed range or the error rate decides. */
 bool simdisk_media_io_fails(struct simdisk_media *m, enum simdisk_io_kind kind, uint64_t offset,
                             uint64_t length);
