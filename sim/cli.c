@@ -89,6 +89,10 @@ static int value_option(const char *cmd, const char *opt, const char *val, struc
         o->perturb_at = secs * MTE_SEC;
         return 0;
     }
+    if (!strcmp(opt, "--watch")) {
+        o->watch = true;
+        return cli_parse_u64(val, &o->watch_sector) ? bad(cmd, "--watch needs a sector, got", val) : 0;
+    }
     if (!strcmp(opt, "--shard"))
         return parse_shard(val, &o->shard_k, &o->shard_n) ? bad(cmd, "--shard needs K/N, got", val) : 0;
     return 1;
@@ -202,6 +206,8 @@ int cmd_run(int argc, char **argv, bool replay)
     }
     struct sim_result r;
     so.perturb_at = o.check_determinism ? o.perturb_at : 0;
+    so.watch = o.watch;
+    so.watch_sector = o.watch_sector;
     if (o.check_determinism)
         rc = sim_check_determinism(s, &so, &r);
     else

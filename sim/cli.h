@@ -25,6 +25,8 @@ struct cli_opts {
     unsigned jobs;               /* swarm -j */
     unsigned shard_k, shard_n;   /* swarm --shard K/N */
     mte_time_t perturb_at;       /* --perturb-second-run T (tests only) */
+    bool watch;                  /* --watch SECTOR */
+    uint64_t watch_sector;
 };
 
 /* Parse argv after the command word; prints the problem and returns 2 on error. */

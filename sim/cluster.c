@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/payload.h"
 #include "sim/sim_int.h"
 
 /* ---- the crash-surviving file store -------------------------------------------------- */
@@ -202,6 +203,23 @@ void sim_node_restart(struct sim_node *sn, bool bring_up)
 
 /* ---- the cluster ------------------------------------------------------------------------------ */
 
+/* --watch: what the watched sector of a disk holds after each change. */
+static void media_watched(void *arg, uint64_t offset, uint64_t length, const char *why)
+{
+    struct sim_node *sn = arg;
+    struct sim *s = sn->sim;
+    if (!sim_watching(s, offset, length))
+        return;
+    for (size_t i = 0; i < sn->ndisks; i++) {
+        unsigned char sector[512];
+        char what[96];
+        simdisk_read(sn->disks[i].media, s->opts->watch_sector * 512, sector, sizeof(sector));
+        payload_describe(sector, what, sizeof(what));
+        sim_watch(s, "%s %s: %s [%llu, +%llu): holds %s", sn->decl->name, sn->disks[i].decl->name,
+                  why, (unsigned long long)(offset / 512), (unsigned long long)(length / 512), what);
+    }
+}
+
 static void create_media(struct sim *s, struct sim_node *sn)
 {
     const struct scenario *scn = s->scn;
@@ -219,6 +237,8 @@ static void create_media(struct sim *s, struct sim_node *sn)
         snprintf(name, sizeof(name), "disk/%s/%s", d->node, d->name);
         struct simdisk_media *m = simdisk_media_new(name, d->size, mte_seed_derive(s->seed, name));
         simdisk_set_params(m, &d->params);
+        if (s->opts->watch)
+            simdisk_watch(m, media_watched, sn);
         sn->disks[k++] = (struct sim_disk){d, m};
     }
 }

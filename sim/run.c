@@ -40,6 +40,25 @@ void sim_trace(struct sim *s, const char *fmt, ...)
     va_end(ap);
 }
 
+bool sim_watching(const struct sim *s, uint64_t offset, uint64_t length)
+{
+    uint64_t at = s->opts->watch_sector * 512;
+    return s->opts->watch && offset <= at && at < offset + length;
+}
+
+void sim_watch(struct sim *s, const char *fmt, ...)
+{
+    FILE *f = s->opts->trace ? s->opts->trace : stderr;
+    mte_time_t t = mte_now(s->e);
+    fprintf(f, "%llu.%06llu watch: ", (unsigned long long)(t / MTE_SEC),
+            (unsigned long long)(t % MTE_SEC / MTE_USEC));
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+}
+
 void sim_info(struct sim *s, const char *fmt, ...)
 {
     if (!s->opts->verbose)

@@ -39,6 +39,8 @@ struct sim_opts {
     mte_trace_sink sink;         /* an extra trace sink (determinism report) */
     void *sink_arg;
     mte_time_t perturb_at;       /* tests of --check-determinism: an extra trace line then */
+    bool watch;                  /* --watch: trace what touches one sector (not in the hash) */
+    uint64_t watch_sector;
 };
 
 /* Run s for one seed; fills r (also for a scenario error).  Returns r->exit_code. */

@@ -82,6 +82,10 @@ void sim_fail(struct sim *s, const char *invariant, const char *node, int64_t lb
 void sim_setup_error(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A harness trace line "<time> sim: ..." (in the run hash). */
 void sim_trace(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* --watch: does [offset, offset+length) (bytes) cover the watched sector?
+ * sim_watch prints a line to the trace (or stderr), outside the run hash. */
+bool sim_watching(const struct sim *s, uint64_t offset, uint64_t length);
+void sim_watch(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Printed with -v only. */
 void sim_info(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static inline bool sim_stopped(const struct sim *s) { return s->failed || s->setup_failed; }

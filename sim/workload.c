@@ -98,8 +98,22 @@ static void watchdog_arm(struct sim_wl *w, const struct wl_io *io)
 
 /* ---- issuing -------------------------------------------------------------------------------- */
 
+static void watch_io(struct sim_wl *w, const struct wl_io *io, const char *what, int status)
+{
+    if (io->op == UMC_OP_FLUSH || !sim_watching(w->sim, io->offset, io->length))
+        return;
+    char id[32] = "";
+    if (io->op == UMC_OP_WRITE)
+        snprintf(id, sizeof(id), " id %u", io->write_id);
+    sim_watch(w->sim, "workload %s: %s%s [%llu, +%llu) on %s %s%s%s", w->decl->name,
+              umc_bio_op_name(io->op), id, (unsigned long long)(io->offset / 512),
+              (unsigned long long)(io->length / 512), w->node, what, status ? ": " : "",
+              status ? strerror(-status) : "");
+}
+
 static void io_submit(struct sim_wl *w, struct wl_io *io)
 {
+    watch_io(w, io, "issued", 0);
     io->issued = mte_now(w->sim->e);
     struct sim_node *sn = wl_target_node(w);
     io->role_at_issue = sn && io->op == UMC_OP_WRITE ? sdrbd_device_role(sn, w->dev) : 0;
@@ -352,6 +366,7 @@ static void write_done(struct sim_wl *w, struct wl_io *io, int status)
 void wl_io_done(struct wl_io *io, int status)
 {
     struct sim_wl *w = io->wl;
+    watch_io(w, io, status ? "failed" : "done", status);
     io_unlink(w, io);
     if (w->sim->tearing) {
         io_put(w, io);
