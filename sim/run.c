@@ -211,8 +211,7 @@ static void trace_mux_line(void *arg, mte_time_t t, const char *line)
 static void write_schedule(struct sim *s, const struct scenario *src, FILE *f)
 {
     struct scenario copy = *s->scn;
-    copy.actions = s->log;
-    copy.nactions = s->nlog;
+    copy.actions = script_schedule(s, &copy.nactions);
     copy.seed = s->seed;
     copy.bugs = s->bugs;
     copy.recorded = true;
@@ -226,6 +225,7 @@ static void write_schedule(struct sim *s, const struct scenario *src, FILE *f)
     else
         fprintf(f, "recorded\n");
     scn_write(f, &copy);
+    free(copy.actions);
 }
 
 /* ---- the run ------------------------------------------------------------------------------------- */

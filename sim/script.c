@@ -62,13 +62,50 @@ mte_time_t script_next_time(const struct sim *s)
     return s->script && s->script->nq ? s->script->q[0].when : MTE_TIME_NEVER;
 }
 
-static void log_action(struct sim *s, const struct scn_action *a)
+static void log_action(struct sim *s, const struct scn_action *a, size_t index)
 {
+    size_t n = s->nlog;
+    s->log_index = realloc(s->log_index, (n + 1) * sizeof(*s->log_index));
+    if (!s->log_index)
+        abort();
+    s->log_index[n] = index;
+    s->executed[index] = 1;
     s->log = lex_push(s->log, &s->nlog, sizeof(*s->log));
-    struct scn_action *l = &s->log[s->nlog - 1];
+    struct scn_action *l = &s->log[n];
     *l = *a;
     l->anchor = SCN_AT;
     l->time = mte_now(s->e);
+}
+
+/* Append the action at index and the `after` lines chained to it that never
+ * ran, as the scenario has them. */
+static void push_unrun_chain(const struct sim *s, size_t index, struct scn_action **out, size_t *n)
+{
+    const struct scenario *scn = s->scn;
+    for (size_t i = index; i < scn->nactions && !s->executed[i]; i++) {
+        if (i > index && scn->actions[i].anchor != SCN_AFTER)
+            break;
+        *out = lex_push(*out, n, sizeof(**out));
+        (*out)[*n - 1] = scn->actions[i];
+    }
+}
+
+struct scn_action *script_schedule(const struct sim *s, size_t *n)
+{
+    const struct scenario *scn = s->scn;
+    struct scn_action *out = NULL;
+    *n = 0;
+    for (size_t k = 0; k < s->nlog; k++) {
+        out = lex_push(out, n, sizeof(*out));
+        out[*n - 1] = s->log[k];
+        size_t next = s->log_index[k] + 1;
+        if (next < scn->nactions && scn->actions[next].anchor == SCN_AFTER)
+            push_unrun_chain(s, next, &out, n);
+    }
+    for (size_t i = 0; i < scn->nactions; i++)
+        if (!s->executed[i] && (scn->actions[i].anchor == SCN_AT || i == 0))
+            push_unrun_chain(s, i, &out, n);
+    return out;
 }
 
 void script_run_due(struct sim *s)
@@ -80,7 +117,7 @@ void script_run_due(struct sim *s)
         memmove(&sc->q[0], &sc->q[1], (sc->nq - 1) * sizeof(*sc->q));
         sc->nq--;
         const struct scn_action *a = &s->scn->actions[index];
-        log_action(s, a);
+        log_action(s, a, index);
         action_execute(s, a, index);
     }
 }
@@ -144,6 +181,9 @@ int script_create(struct sim *s)
         abort();
     sc->s = s;
     s->script = sc;
+    s->executed = calloc(s->scn->nactions + 1, 1);
+    if (!s->executed)
+        abort();
     const struct scenario *scn = s->scn;
     for (size_t i = 0; i < scn->nactions; i++) {
         const struct scn_action *a = &scn->actions[i];
@@ -167,5 +207,9 @@ void script_destroy(struct sim *s)
     s->script = NULL;
     free(s->log);
     s->log = NULL;
+    free(s->log_index);
+    s->log_index = NULL;
     s->nlog = 0;
+    free(s->executed);
+    s->executed = NULL;
 }

@@ -15,9 +15,28 @@ struct shrinker {
     const struct cli_opts *o;
     uint64_t seed;
     char invariant[64];
+    char shape[512];                   /* the failure's words, numbers left out */
     unsigned runs;
     mte_time_t fail_time;
 };
+
+/* A failure's identity beyond its invariant: what it says, with every number
+ * (times, sectors, write ids, line numbers) left out.  So a lost write at a
+ * failover never shrinks into one found by the final read-back, nor a
+ * command's refusal into another refusal. */
+static void failure_shape(const char *detail, char *out, size_t len)
+{
+    size_t n = 0;
+    for (const char *p = detail; *p && n + 1 < len; p++) {
+        if (*p >= '0' && *p <= '9') {
+            if (!n || out[n - 1] != '#')
+                out[n++] = '#';
+            continue;
+        }
+        out[n++] = *p;
+    }
+    out[n] = 0;
+}
 
 /* Does candidate still fail the same way? */
 static bool still_fails(struct shrinker *sh, const struct scenario *cand)
@@ -26,7 +45,10 @@ static bool still_fails(struct shrinker *sh, const struct scenario *cand)
     struct sim_result r;
     sh->runs++;
     sim_run_in_child(cand, &so, &r);
-    bool same = r.exit_code == SIM_EXIT_FAIL && !strcmp(r.invariant, sh->invariant);
+    char shape[sizeof(sh->shape)];
+    failure_shape(r.detail, shape, sizeof(shape));
+    bool same = r.exit_code == SIM_EXIT_FAIL && !strcmp(r.invariant, sh->invariant) &&
+                !strcmp(shape, sh->shape);
     if (same)
         sh->fail_time = r.fail_time;
     return same;
@@ -149,8 +171,8 @@ static int write_out(const char *path, const struct scenario *s, const struct sh
         perror(path);
         return 2;
     }
-    fprintf(f, "# shrunk by scstsim shrink from %s: still fails %s with seed %llu\n", s->path,
-            sh->invariant, (unsigned long long)sh->seed);
+    fprintf(f, "# shrunk by scstsim shrink from %s: still fails %s with seed %llu\n# as: %s\n",
+            s->path, sh->invariant, (unsigned long long)sh->seed, sh->shape);
     fprintf(f, "recorded invariant=%s\n", sh->invariant);
     scn_write(f, s);
     return fclose(f) ? 2 : 0;
@@ -180,6 +202,7 @@ int cmd_shrink(int argc, char **argv)
         return 2;
     }
     snprintf(sh.invariant, sizeof(sh.invariant), "%s", r.invariant);
+    failure_shape(r.detail, sh.shape, sizeof(sh.shape));
     sh.fail_time = r.fail_time;
     size_t before = s->nactions;
     printf("shrink: %s seed %llu fails %s at t=%.6f with %zu actions\n", o.file,

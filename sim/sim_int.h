@@ -65,9 +65,11 @@ struct sim {
     /* expectations, resolved with their defaults */
     mte_time_t io_bound, stall_bound;
     bool check_lost, check_replicas, two_primaries_ok, no_io_errors, leak_check;
-    /* the realized schedule: every action as executed */
+    /* the realized schedule: every action as executed, and which one it was */
     struct scn_action *log;
+    size_t *log_index;
     size_t nlog;
+    unsigned char *executed;       /* per scenario action */
     void *actions_state;           /* actions.c */
     struct sdrbd_deadline *deadlines; /* the drbd layer's "synced within" clocks */
     struct sim_call *calls;        /* sim_schedule_call */
@@ -119,6 +121,11 @@ int script_create(struct sim *s);
 mte_time_t script_next_time(const struct sim *s);  /* MTE_TIME_NEVER if none */
 void script_run_due(struct sim *s);                /* run the actions due now */
 void script_destroy(struct sim *s);
+/* The realized schedule: what ran (as `at` lines at the time it ran), each
+ * followed by the `after` lines chained to it that never ran, then the `at`
+ * lines that never came; a failing run's schedule so replays all of the
+ * scenario once the failure is fixed.  The caller frees it. */
+struct scn_action *script_schedule(const struct sim *s, size_t *n);
 /* An action finished (or was refused): the next 'after' action may start. */
 void script_action_done(struct sim *s, size_t index);
 /* Run an action now; done via script_action_done(s, index). */
