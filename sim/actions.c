@@ -320,6 +320,12 @@ bool sim_cond_holds(struct sim *s, const struct scn_cond *c, char *why, size_t l
 {
     if (c->kind == SCN_COND_STOPPED)
         return wl_stopped(wl_find(s, c->node), why, len);
+    if (c->kind == SCN_COND_HEALED) {
+        mte_time_t until = s->scn->chaos_until;
+        if (mte_now(s->e) < until)
+            snprintf(why, len, "drawn faults are active until %.3fs", (double)until / MTE_SEC);
+        return mte_now(s->e) >= until;
+    }
     if (c->kind == SCN_COND_NODE_UP) {
         struct sim_node *sn = sim_node_find(s, c->node);
         bool want_up = !strcmp(c->terms[0].value, "up");

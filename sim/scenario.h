@@ -84,7 +84,7 @@ struct scn_workload {
 
 /* A condition over drbd state, for wait-for and assert. */
 enum scn_cond_kind { SCN_COND_STATE, SCN_COND_SYNCED, SCN_COND_CONNECTED, SCN_COND_NODE_UP,
-                     SCN_COND_STOPPED };
+                     SCN_COND_STOPPED, SCN_COND_HEALED };
 #define SCN_COND_MAX_TERMS 6
 struct scn_cond_term {
     char key[24];
@@ -203,6 +203,11 @@ struct scenario {
     bool swarm_declared;
     unsigned swarm_kinds;             /* bit per scn_fault_kind */
     mte_time_t swarm_from, swarm_until;
+    /* The chaos window: from the first drawn fault (swarm or fault profile)
+     * until every one has healed; until 0 when nothing is drawn.  Liveness
+     * (wait-for timeouts, "synced within") is judged from its end on, and
+     * `expect no-io-errors` spares I/O that was in flight during it. */
+    mte_time_t chaos_from, chaos_until;
 };
 
 /* ---- parsing (scn_parse.c) --------------------------------------------------------- */
@@ -243,6 +248,10 @@ void scn_write(FILE *f, const struct scenario *s);
  * "swarm" stream) into concrete timed actions, sorted by time.  The returned
  * scenario has no fault lines left. */
 struct scenario *scn_realize(const struct scenario *s, uint64_t seed, bool swarm);
+
+/* When liveness is judged for a clock started at t with bound b: b after t,
+ * or b after the chaos window if that ends later. */
+mte_time_t scn_liveness_due(const struct scenario *s, mte_time_t t, mte_time_t b);
 
 /* Time order of actions in the file: `after` is resolved at run time. */
 bool scn_verb_is_drbd(enum scn_verb v);

@@ -499,13 +499,17 @@ int scn_parse_cond(struct scn_ctx *c, struct tokens *t, unsigned i, unsigned end
 {
     if (i >= end)
         return scn_error(c, "expected a condition: synced [RES], connected [RES], up NODE, down NODE, "
-                         "stopped WORKLOAD, or NODE [RES] [peer=PEER] key=value ...");
+                         "stopped WORKLOAD, healed, or NODE [RES] [peer=PEER] key=value ...");
     const char *w = t->tok[i];
     if (!strcmp(w, "synced") || !strcmp(w, "connected")) {
         cond->kind = !strcmp(w, "synced") ? SCN_COND_SYNCED : SCN_COND_CONNECTED;
         if (i + 1 < end && name_into(c, cond->res, t->tok[i + 1], "a resource name"))
             return -1;
         return i + 2 < end ? scn_error(c, "unexpected '%s' after the condition", t->tok[i + 2]) : 0;
+    }
+    if (!strcmp(w, "healed")) {
+        cond->kind = SCN_COND_HEALED;
+        return i + 1 < end ? scn_error(c, "unexpected '%s' after the condition", t->tok[i + 1]) : 0;
     }
     if (!strcmp(w, "stopped")) {
         cond->kind = SCN_COND_STOPPED;

@@ -176,6 +176,9 @@ static void put_cond(struct line *l, const struct scn_cond *c)
     case SCN_COND_STOPPED:
         put(l, " stopped %s", c->node);
         return;
+    case SCN_COND_HEALED:
+        put(l, " healed");
+        return;
     case SCN_COND_STATE:
         put(l, " %s", c->node);
         if (c->res[0])
@@ -348,6 +351,12 @@ static void write_header(FILE *f, const struct scenario *s)
     for (unsigned b = 0; b < 64; b++)
         if ((s->bugs >> b) & 1 && sim_bug_name(b))
             fprintf(f, "inject-bug %s\n", sim_bug_name(b));
+    if (s->chaos_until) {
+        char ub[40];
+        scn_format_time(s->chaos_from, tb, sizeof(tb));
+        scn_format_time(s->chaos_until, ub, sizeof(ub));
+        fprintf(f, "chaos from %s until %s\n", tb, ub);
+    }
     write_link(f, "net", &s->net.link);
     fprintf(f, " window=%" PRIu32, s->net.window);
     scn_format_time(s->net.connect_timeout, tb, sizeof(tb));

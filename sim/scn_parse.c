@@ -91,6 +91,19 @@ static int d_recorded(struct scn_ctx *c, struct tokens *t)
     return 0;
 }
 
+/* chaos from A until B: written into realized schedules, so a replay judges
+ * liveness and availability as the run that drew the faults did. */
+static int d_chaos(struct scn_ctx *c, struct tokens *t)
+{
+    if (t->n != 5 || strcmp(t->tok[1], "from") || strcmp(t->tok[3], "until"))
+        return scn_error(c, "expected: chaos from TIME until TIME");
+    if (lex_time(c, t->tok[2], &c->s->chaos_from) || lex_time(c, t->tok[4], &c->s->chaos_until))
+        return -1;
+    if (c->s->chaos_until < c->s->chaos_from)
+        return scn_error(c, "chaos: 'until' must not be before 'from'");
+    return 0;
+}
+
 static int d_net(struct scn_ctx *c, struct tokens *t)
 {
     struct faultnet_params *p = &c->s->net;
@@ -417,6 +430,7 @@ struct directive {
 static const struct directive directives[] = {
     {"scenario", d_scenario}, {"seed", d_seed}, {"duration", d_duration},
     {"monitor", d_monitor}, {"inject-bug", d_inject_bug}, {"recorded", d_recorded},
+    {"chaos", d_chaos},
     {"net", d_net}, {"node", d_node}, {"disk", d_disk}, {"link", d_link},
     {"export", d_export}, {"workload", scn_d_workload}, {"at", scn_d_timed},
     {"after", scn_d_timed}, {"every", scn_d_every}, {"fault", scn_d_fault},
@@ -424,7 +438,7 @@ static const struct directive directives[] = {
 };
 
 static const char directive_list[] =
-    "scenario seed duration monitor inject-bug recorded net node disk link resource export "
+    "scenario seed duration monitor inject-bug recorded chaos net node disk link resource export "
     "workload at after every fault swarm expect";
 
 /* A line ending in <<WORD (bare, not quoted) starts inline text that ends at

@@ -258,6 +258,26 @@ static void draw_swarm_profile(struct scenario *s, uint64_t seed)
     }
 }
 
+/* The end of the chaos window: when the last drawn fault has healed (a
+ * restart, connect or attach that undoes one is itself drawn). */
+static void mark_chaos_window(struct scenario *s)
+{
+    for (size_t i = 0; i < s->nactions; i++) {
+        const struct scn_action *a = &s->actions[i];
+        if (!(a->flags & SCN_F_GENERATED))
+            continue;
+        if (!s->chaos_until || a->time < s->chaos_from)
+            s->chaos_from = a->time;
+        if (a->time + a->duration > s->chaos_until)
+            s->chaos_until = a->time + a->duration;
+    }
+}
+
+mte_time_t scn_liveness_due(const struct scenario *s, mte_time_t t, mte_time_t b)
+{
+    return (t > s->chaos_until ? t : s->chaos_until) + b;
+}
+
 struct scenario *scn_realize(const struct scenario *src, uint64_t seed, bool swarm)
 {
     struct scenario *s = scn_clone(src);
@@ -270,5 +290,6 @@ struct scenario *scn_realize(const struct scenario *src, uint64_t seed, bool swa
     free(s->faults);
     s->faults = NULL;
     s->nfaults = 0;
+    mark_chaos_window(s);
     return s;
 }

@@ -140,7 +140,8 @@ void script_add_wait(struct sim *s, size_t index)
         if (!sc->waits)
             abort();
     }
-    sc->waits[sc->nwaits++] = (struct wait){index, mte_now(s->e) + s->scn->actions[index].timeout};
+    mte_time_t due = scn_liveness_due(s->scn, mte_now(s->e), s->scn->actions[index].timeout);
+    sc->waits[sc->nwaits++] = (struct wait){index, due};
 }
 
 /* Polled every monitor tick: a wait ends when its condition holds, or fails

@@ -211,7 +211,7 @@ void sdrbd_note_action(struct sim *s, const struct scn_action *a)
         struct sdrbd_deadline *d = calloc(1, sizeof(*d));
         if (!d)
             abort();
-        d->due = mte_now(s->e) + e->bound;
+        d->due = scn_liveness_due(s->scn, mte_now(s->e), e->bound);
         d->line = e->line;
         scn_format_action(a, d->what, sizeof(d->what));
         d->next = s->deadlines;

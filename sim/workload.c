@@ -374,7 +374,12 @@ void wl_io_done(struct wl_io *io, int status)
     }
     if (status) {
         w->errors++;
-        if (w->sim->no_io_errors)
+        /* availability is not promised while drawn faults are about (a
+         * failed disk cut off from its peer fails I/O): only afterwards */
+        const struct scenario *scn = w->sim->scn;
+        bool chaos = scn->chaos_until && io->issued <= scn->chaos_until &&
+                     mte_now(w->sim->e) >= scn->chaos_from;
+        if (w->sim->no_io_errors && !chaos)
             sim_fail(w->sim, "io-error", w->node, io->op == UMC_OP_FLUSH ? -1 : (int64_t)(io->offset / 512),
                      "workload %s: %s at offset %llu failed: %s", w->decl->name,
                      umc_bio_op_name(io->op), (unsigned long long)io->offset, strerror(-status));
