@@ -62,8 +62,16 @@ int drbd_uuid_compare(const struct drbd_uuid_side *self, const struct drbd_uuid_
             return HG_TARGET_BM;
         if (rct == 3)
             return self_lower_id ? HG_SOURCE_BM : HG_TARGET_BM;
-        /* 44: same data generation but blocks marked out of sync (online verify) */
+        /* 44: same data generation but blocks marked out of sync.  Bits on
+         * one side only were set by that side's own writes the peer missed
+         * (a primary that lost the connection with writes in flight, a
+         * bitmap resync cut short): that side has the data.  Bits on both
+         * sides come from online verify: either copy will do. */
         *rule = 44;
+        if (self->bits && !peer->bits)
+            return HG_SOURCE_BM;
+        if (!self->bits && peer->bits)
+            return HG_TARGET_BM;
         if (self->bits || peer->bits) {
             if (self->primary != peer->primary)
                 return self->primary ? HG_SOURCE_BM : HG_TARGET_BM;

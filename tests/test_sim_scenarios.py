@@ -51,6 +51,20 @@ def test_check_determinism_agrees(bins, path):
     assert m.group(6) != "determinism"
 
 
+# Shrunk schedules of failures the swarm found, each fixed at its root: they
+# fail on the commit before their fix and must pass from then on.
+REGRESSIONS = sorted((ROOT / "scenarios" / "regressions").glob("*.scn"))
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
+def test_regression_schedule_passes(bins, path):
+    p = subprocess.run([str(bins["scstsim"]), "replay", str(path)], capture_output=True, text=True,
+                       timeout=300)
+    lines = p.stdout.strip().splitlines()
+    m = VERDICT.match(lines[-1]) if lines else None
+    assert m and p.returncode == 0 and m.group(1) == "PASS", f"{path.name}:\n{p.stdout[-3000:]}"
+
+
 BUG_SCENARIOS = [(p, *WITH_BUG.search(p.read_text()).groups()) for p in SCENARIOS
                  if WITH_BUG.search(p.read_text())]
 

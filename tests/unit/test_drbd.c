@@ -320,7 +320,12 @@ static const struct uuid_case uuid_cases[] = {
      {.current = A, .crashed_primary = true}, false, HG_TARGET_BM, 43},
     {"44 verify bits, primary here", {.current = A, .bits = 3, .primary = true}, {.current = A, .bits = 3},
      false, HG_SOURCE_BM, 44},
-    {"44 verify bits, secondaries", {.current = A, .bits = 1}, {.current = A}, false, HG_TARGET_BM, 44},
+    {"44 verify bits, secondaries", {.current = A, .bits = 1}, {.current = A, .bits = 2}, false,
+     HG_TARGET_BM, 44},
+    /* the old primary's writes the peer missed: the side with the bits has
+     * the data, whatever the node ids (07-failover-protocol-c seed 62) */
+    {"44 bits on this side only", {.current = A, .bits = 44}, {.current = A}, false, HG_SOURCE_BM, 44},
+    {"44 bits on the peer only", {.current = A}, {.current = A, .bits = 44}, true, HG_TARGET_BM, 44},
     {"4 same data", {.current = A}, {.current = A}, true, HG_NONE, 4},
     {"4 primary bit ignored", {.current = A | UUID_PRIMARY}, {.current = A}, true, HG_NONE, 4},
     {"5 peer's bitmap is my current", {.current = A}, {.current = B, .bitmap = A}, true, HG_TARGET_BM, 5},
