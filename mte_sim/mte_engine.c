@@ -49,6 +49,10 @@ struct mte_engine {
     void *sink_arg;
     mte_observer observer;
     void *observer_arg;
+    uint64_t livelock_limit, instant_events;
+    mte_time_t instant;                /* the virtual instant instant_events counts */
+    void (*livelock_fn)(void *arg);
+    void *livelock_arg;
     int epfd;
     struct mte_fd *fds, *graveyard;
     size_t nfds;
@@ -116,6 +120,13 @@ void mte_set_trace_sink(struct mte_engine *e, mte_trace_sink sink, void *arg)
 {
     e->sink = sink;
     e->sink_arg = arg;
+}
+
+void mte_set_livelock_limit(struct mte_engine *e, uint64_t limit, void (*fn)(void *arg), void *arg)
+{
+    e->livelock_limit = limit;
+    e->livelock_fn = fn;
+    e->livelock_arg = arg;
 }
 
 void mte_set_observer(struct mte_engine *e, mte_observer fn, void *arg)
@@ -360,12 +371,23 @@ void mte_cancel_owner(struct mte_engine *e, const void *owner)
 
 /* ---- running ------------------------------------------------------------------- */
 
+static void count_instant(struct mte_engine *e)
+{
+    if (e->now != e->instant) {
+        e->instant = e->now;
+        e->instant_events = 0;
+    }
+    if (++e->instant_events == e->livelock_limit && e->livelock_fn)
+        e->livelock_fn(e->livelock_arg);
+}
+
 static void run_call(struct mte_engine *e, mte_fn fn, void *arg)
 {
     e->events++;
     if (e->clock == MTE_CLOCK_VIRTUAL) {
         fold_word(e, e->now);
         fold_word(e, fn_identity(fn));
+        count_instant(e);
     }
     fn(arg);
     if (e->observer)

@@ -128,6 +128,12 @@ void mte_set_trace_sink(struct mte_engine *e, mte_trace_sink sink, void *arg);
 typedef void (*mte_observer)(void *arg, uint64_t event_no, mte_time_t t, uint64_t hash);
 void mte_set_observer(struct mte_engine *e, mte_observer fn, void *arg);
 
+/* Virtual clock: fn runs (once) when more than limit events run at one
+ * instant without time moving on: a livelock (something polling with
+ * deferred calls) would otherwise hang the run, where a real clock would
+ * only spin.  fn should stop the engine. */
+void mte_set_livelock_limit(struct mte_engine *e, uint64_t limit, void (*fn)(void *arg), void *arg);
+
 /* Wall clock for harness code (benchmarks, progress); never for product code. */
 uint64_t mte_wall_ns(void);
 

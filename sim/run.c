@@ -9,6 +9,8 @@
 #include "sim/sim_int.h"
 
 #define SETTLE MTE_SEC
+/* Events at one virtual instant beyond which the run is a livelock. */
+#define LIVELOCK_EVENTS 2000000u
 
 struct sim_call {
     struct mte_timer timer;
@@ -121,6 +123,14 @@ void sim_format_verdict(const struct scenario *scn, uint64_t seed, const struct 
         n += snprintf(buf + n, len - (size_t)n, " node=%s", r->node);
     if (r->has_lba && (size_t)n < len)
         snprintf(buf + n, len - (size_t)n, " lba=%" PRIu64, r->lba);
+}
+
+static void livelock(void *arg)
+{
+    struct sim *s = arg;
+    sim_fail(s, "livelock", NULL, -1, "%u events ran at virtual time %.6f without time moving on "
+             "(something polls with deferred calls)", LIVELOCK_EVENTS,
+             (double)mte_now(s->e) / MTE_SEC);
 }
 
 /* ---- harness calls at a virtual time ------------------------------------------------------- */
@@ -312,6 +322,7 @@ int sim_run(const struct scenario *src, const struct sim_opts *o, struct sim_res
     struct sim s = {.scn = scn, .opts = o, .seed = o->seed, .bugs = scn->bugs | o->extra_bugs, .res = r};
     resolve_expectations(&s);
     s.e = mte_engine_new(MTE_CLOCK_VIRTUAL, o->seed);
+    mte_set_livelock_limit(s.e, LIVELOCK_EVENTS, livelock, &s);
     struct trace_mux mux = {o->trace, o->sink, o->sink_arg};
     if (o->trace || o->sink)
         mte_set_trace_sink(s.e, trace_mux_line, &mux);
