@@ -14,6 +14,8 @@ struct drbd_conn *drbd_conn_by_id(struct drbd_resource *r, int node_id);
 struct drbd_volume *drbd_vol_by_vnr(struct drbd_resource *r, int vnr);
 bool drbd_res_open_for_write(const struct drbd_resource *r);
 bool drbd_res_opened(const struct drbd_resource *r);
+/* I/O from above finished: a demotion waiting for it may go now. */
+void drbd_auto_demote_check(struct drbd_resource *r);
 uint64_t drbd_pd_oos_bytes(const struct drbd_peer_dev *pd);
 struct drbd_bitmap *drbd_pd_bm(const struct drbd_peer_dev *pd);
 void drbd_vol_set_size(struct drbd_volume *v, uint64_t size);

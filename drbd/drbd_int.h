@@ -666,6 +666,7 @@ struct drbd_resource {
     struct mte_timer twopc_timer;
     uint64_t next_twopc;
     struct drbd_link cmd_waits;        /* commands waiting for I/O to drain */
+    bool auto_demote_wanted;           /* the last opener left; I/O still drains */
     struct {
         bool valid;
         enum drbd_role role;

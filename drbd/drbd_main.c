@@ -296,17 +296,30 @@ static int drbd_bdev_open(struct umc_bdev *b, bool write)
 static void auto_demote(void *arg)
 {
     struct drbd_resource *r = arg;
+    r->auto_demote_wanted = false;
     if (!r->up || r->role != DRBD_ROLE_PRIMARY || drbd_res_opened(r))
         return;
     for (int i = 0; i < r->nvols; i++) {
         if (!r->vols[i]->auto_promoted)
             return;
         if (r->vols[i]->upper_pending) {
-            umc_defer(r->node, auto_demote, r);
+            r->auto_demote_wanted = true; /* drbd_auto_demote_check, when it drains */
             return;
         }
     }
     drbd_demote_now(r);
+}
+
+/* I/O from above finished: a demotion waiting for it may go now. */
+void drbd_auto_demote_check(struct drbd_resource *r)
+{
+    for (int i = 0; i < r->nvols; i++)
+        if (r->vols[i]->upper_pending)
+            return;
+    if (r->auto_demote_wanted) {
+        r->auto_demote_wanted = false;
+        umc_defer(r->node, auto_demote, r);
+    }
 }
 
 static void drbd_bdev_release(struct umc_bdev *b, bool write)

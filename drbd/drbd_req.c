@@ -316,6 +316,8 @@ static void req_complete_upward(struct drbd_req *req, int status)
     struct drbd_resource *r = v->res;
     req->completed = true;
     v->upper_pending--;
+    if (r->auto_demote_wanted)
+        drbd_auto_demote_check(r);
     if (r->d->freeing)
         ; /* the node is going away: nobody is left to tell */
     else if (req->split)
