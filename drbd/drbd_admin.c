@@ -267,6 +267,12 @@ void drbd_cmd_waits_check(struct drbd_resource *r)
             drbd_cmd_demote_when_idle(x);
             return; /* the list may have changed */
         }
+        if (x->wait == WAIT_PROMOTE && !drbd_peer_writes_landing(r)) {
+            dl_del(&x->link);
+            x->wait = WAIT_NONE;
+            drbd_cmd_primary(x);
+            return;
+        }
         if (x->wait == WAIT_DOWN_DRAIN && volumes_idle(r)) {
             down_write_md(x);
             return;

@@ -9,7 +9,8 @@
 /* DRBD's refusal while the device is open for write (demotion, down) */
 #define DRBD_MSG_IN_USE "State change failed: (-12) Device is held open by someone (device in use)"
 
-enum cmd_wait { WAIT_NONE, WAIT_DOWN_DRAIN, WAIT_DOWN_MD, WAIT_DOWN_FINAL, WAIT_SECONDARY };
+enum cmd_wait { WAIT_NONE, WAIT_DOWN_DRAIN, WAIT_DOWN_MD, WAIT_DOWN_FINAL, WAIT_SECONDARY,
+                 WAIT_PROMOTE };
 
 struct drbd_cmd_ctx {
     struct drbd *d;

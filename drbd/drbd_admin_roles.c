@@ -115,6 +115,11 @@ void drbd_cmd_primary(struct drbd_cmd_ctx *x)
         drbd_cmd_reply(x, -EIO, msg);
         return;
     }
+    if (drbd_peer_writes_landing(r)) {
+        x->wait = WAIT_PROMOTE; /* drbd_cmd_waits_check runs us again */
+        dl_add_tail(&r->cmd_waits, &x->link);
+        return;
+    }
     twopc_start(x, DRBD_ROLE_PRIMARY);
 }
 
@@ -162,10 +167,27 @@ static void peer_role_is(struct drbd_conn *c, enum drbd_role role)
     }
 }
 
+/* A demoting peer's writes went out before its prepare, on the same stream:
+ * we agree (and so stop seeing it as Primary) only once every one of them is
+ * on our disk, or a primary here could read or overwrite older data and then
+ * have a late write from the old primary land over its own. */
+void drbd_twopc_demote_check(struct drbd_conn *c)
+{
+    if (!c->demote_pending || drbd_rx_writes_pending(c))
+        return;
+    c->demote_pending = false;
+    drbd_twopc_rx_prepare(c, c->demote_twopc_id, c->peer_id, DRBD_ROLE_SECONDARY);
+}
+
 void drbd_twopc_rx_prepare(struct drbd_conn *c, uint64_t id, int node, int role)
 {
     struct drbd_resource *r = c->res;
     const char *why = NULL;
+    if (role == DRBD_ROLE_SECONDARY && node == c->peer_id && drbd_rx_writes_pending(c)) {
+        c->demote_pending = true;
+        c->demote_twopc_id = id;
+        return;
+    }
     if (role == DRBD_ROLE_SECONDARY)
         peer_role_is(c, DRBD_ROLE_SECONDARY); /* nothing to refuse: it already is */
     else if (r->role == DRBD_ROLE_PRIMARY && !c->net.allow_two_primaries)

@@ -100,6 +100,10 @@ void drbd_rx_barrier(struct drbd_conn *c, uint32_t epoch);
 void drbd_rx_data_request(struct drbd_conn *c, struct drbd_peer_dev *pd, uint64_t id, uint64_t off,
                           uint32_t len);
 void drbd_rx_conn_lost(struct drbd_conn *c);
+bool drbd_rx_writes_pending(const struct drbd_conn *c);
+/* A promotion waits for these: a late write of an old primary would land
+ * over the new primary's data. */
+bool drbd_peer_writes_landing(const struct drbd_resource *r);
 void drbd_peer_write(struct drbd_peer_req *pr);
 struct drbd_peer_req *drbd_peer_req_new(struct drbd_peer_dev *pd, enum drbd_preq_kind kind,
                                         uint64_t id, uint64_t off, uint64_t len);
@@ -306,6 +310,7 @@ void drbd_events_diff(struct drbd_resource *r);
 
 /* drbd_admin.c */
 void drbd_twopc_rx_prepare(struct drbd_conn *c, uint64_t id, int node, int role);
+void drbd_twopc_demote_check(struct drbd_conn *c);
 void drbd_twopc_rx_reply(struct drbd_conn *c, uint64_t id, bool yes, const char *why);
 void drbd_twopc_rx_commit(struct drbd_conn *c, uint64_t id, int node, int role);
 void drbd_twopc_conn_lost(struct drbd_conn *c);

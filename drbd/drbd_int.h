@@ -543,6 +543,8 @@ struct drbd_conn {
     /* two-phase commit in progress with this peer */
     uint64_t twopc_id;
     int twopc_vote;                    /* 0 waiting, 1 yes, -1 no */
+    bool demote_pending;               /* its demotion waits for its writes to land */
+    uint64_t demote_twopc_id;
     struct drbd_peer_dev pds[DRBD_MAX_VOLUMES];
     struct {
         bool valid;

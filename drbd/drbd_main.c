@@ -285,7 +285,8 @@ static int drbd_bdev_open(struct umc_bdev *b, bool write)
     if (!write)
         return drbd_vol_readable_locally(v) ? 0 : -EMEDIUMTYPE;
     char msg[160];
-    if (!r->cfg->opts.auto_promote || !drbd_may_promote(r, false, msg, sizeof(msg)))
+    if (!r->cfg->opts.auto_promote || !drbd_may_promote(r, false, msg, sizeof(msg)) ||
+        drbd_peer_writes_landing(r))
         return -EROFS;
     drbd_promote_now(r, false);
     for (int i = 0; i < r->nvols; i++)

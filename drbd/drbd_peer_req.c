@@ -236,11 +236,48 @@ static void app_write_done(struct drbd_peer_req *pr)
         if (pr->in_closing)
             epoch_maybe_finish(c);
     }
+    bool session = same_session(pr);
     drbd_peer_req_free(pr);
+    if (session)
+        drbd_twopc_demote_check(c);
+    drbd_cmd_waits_check(v->res);
+}
+
+/* Writes of this peer's session not yet on our disk: queued behind an epoch
+ * or in flight. */
+bool drbd_rx_writes_pending(const struct drbd_conn *c)
+{
+    if (!dl_empty(&c->rx_queue))
+        return true;
+    for (int i = 0; i < c->res->nvols; i++) {
+        const struct drbd_volume *v = c->res->vols[i];
+        for (const struct drbd_link *l = v->preqs.next; l != &v->preqs; l = l->next) {
+            const struct drbd_peer_req *pr = dl_entry(l, struct drbd_peer_req, live);
+            if (pr->pd->c == c && pr->kind == PR_APP_WRITE && pr->gen == c->gen)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Writes some primary sent us, of any session, still landing here. */
+bool drbd_peer_writes_landing(const struct drbd_resource *r)
+{
+    for (int i = 0; i < r->nvols; i++) {
+        const struct drbd_volume *v = r->vols[i];
+        for (const struct drbd_link *l = v->preqs.next; l != &v->preqs; l = l->next)
+            if (dl_entry(l, struct drbd_peer_req, live)->kind == PR_APP_WRITE)
+                return true;
+    }
+    return false;
 }
 
 static void rx_apply_data(struct drbd_conn *c, struct drbd_peer_req *pr)
 {
+    /* protocol B acks what is on its way to our disk: a write still queued
+     * behind an epoch is dropped if the connection goes */
+    if (c->net.protocol == 'B')
+        send_ack(c, P_RECV_ACK, pr->pd->v->vnr, pr->id);
     drbd_rs_note_app_write(pr->pd->v, pr->off, pr->len);
     drbd_pis_note_write(c, pr->pd, pr->seq, pr->inc, pr->peer_mask, pr->off, (uint32_t)pr->len);
     c->rx_cur.writes++;
@@ -317,8 +354,6 @@ void drbd_rx_data(struct drbd_conn *c, struct drbd_peer_dev *pd, const struct dr
     pd->recv_bytes += h->len;
     pd->v->written_bytes += h->len;
     pd->v->app_io++;
-    if (c->net.protocol == 'B')
-        send_ack(c, P_RECV_ACK, pd->v->vnr, h->id);
     maybe_pick_lost_ack(c, pr);
     if (c->rx_gate || !dl_empty(&c->rx_queue))
         dl_add_tail(&c->rx_queue, &pr->link);
@@ -391,4 +426,5 @@ void drbd_rx_conn_lost(struct drbd_conn *c)
     memset(&c->rx_closing, 0, sizeof(c->rx_closing));
     c->rx_gate = false;
     c->lost_ack_armed = false;
+    c->demote_pending = false;
 }

@@ -151,6 +151,44 @@ static void primary_crash_al_resync(void **state)
     world_free(&w);
 }
 
+static void assert_block(struct world *w, int node, uint64_t block, uint32_t tag)
+{
+    unsigned char got[4096], want[4096];
+    struct io io;
+    io_start(&io, dev_of(w, node, 0), UMC_OP_READ, block * 4096, got, 4096, 0);
+    assert_int_equal(io_wait(w, &io, 10 * MTE_SEC), 0);
+    fill_block(want, tag, block);
+    assert_memory_equal(got, want, 4096);
+}
+
+/* Protocol A acknowledges a write once it is sent.  A planned switchover
+ * right after (secondary here, primary there) must not let the new primary
+ * read older data, nor have the old primary's write land over its own, while
+ * that write is still on its way to its disk: here bob's flushes stall, so
+ * the later epochs wait behind the first one's barrier. */
+static void protocol_a_switchover_waits_for_late_writes(void **state)
+{
+    struct world w;
+    synced_pair(&w, 6, "  net { protocol A; }\n");
+    simdisk_stall_until(w.media[1][0], now_of(&w) + 500 * MTE_MSEC);
+    assert_int_equal(open_dev(&w, 0, 0, true), 0);
+    for (uint64_t b = 10; b < 13; b++) /* one epoch each */
+        assert_int_equal(write_blocks(&w, 0, 0, b, 1, 21), 0);
+    mte_time_t acked = now_of(&w);
+    close_dev(&w, 0, 0, true);
+    assert_int_equal(cmd(&w, 0, "secondary"), 0);
+    assert_true(now_of(&w) >= acked + 400 * MTE_MSEC); /* bob confirmed once they landed */
+    assert_int_equal(cmd(&w, 1, "primary"), 0);
+    for (uint64_t b = 10; b < 13; b++)
+        assert_block(&w, 1, b, 21);
+    assert_int_equal(open_dev(&w, 1, 0, true), 0);
+    assert_int_equal(write_blocks(&w, 1, 0, 12, 1, 22), 0);
+    run_for(&w, MTE_SEC);
+    assert_block(&w, 1, 12, 22);
+    close_dev(&w, 1, 0, true);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +197,7 @@ int main(void)
         cmocka_unit_test(disconnect_writes_reconnect_bitmap_resync),
         cmocka_unit_test(secondary_crash_and_restart),
         cmocka_unit_test(primary_crash_al_resync),
+        cmocka_unit_test(protocol_a_switchover_waits_for_late_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
