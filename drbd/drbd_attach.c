@@ -225,24 +225,49 @@ int drbd_vol_attach(struct drbd_volume *v, char *msg, size_t msglen, drbd_msg_fn
 
 /* ---- detach ----------------------------------------------------------------------------------- */
 
+/* Does a peer we are not connected to miss writes we completed (bits for
+ * it) that no new data generation stands for yet?  (The generation changes
+ * lazily, at the first write after losing a peer.) */
+static bool lost_peer_misses_writes(const struct drbd_volume *v)
+{
+    const struct drbd_resource *r = v->res;
+    if (!v->uuid_rotate_pending)
+        return false;
+    for (int i = 0; i < r->nconns; i++) {
+        const struct drbd_peer_dev *pd = &r->conns[i]->pds[v->idx];
+        const struct drbd_bitmap *bm = v->bm[r->conns[i]->peer_id];
+        if (!drbd_pd_replicating(pd) && bm && bm->set)
+            return true;
+    }
+    return false;
+}
+
 /* A primary without its disk writes only to its peers: they start a new data
- * generation, so when the disk comes back the UUIDs say it is behind. */
-void drbd_vol_lost_disk(struct drbd_volume *v)
+ * generation, so when the disk comes back the UUIDs say it is behind.  What
+ * it exposes from then on is that generation; or, with no peer connected,
+ * its disk's generation, unless a lost peer misses writes of it: then a new
+ * one no stale disk holds. */
+void drbd_vol_lost_disk(struct drbd_volume *v, bool diverged)
 {
     struct drbd_resource *r = v->res;
     if (r->role != DRBD_ROLE_PRIMARY)
         return;
     uint64_t uuid = drbd_uuid_random(v) | UUID_PRIMARY;
+    bool sent = false;
     for (int i = 0; i < r->nconns; i++) {
         struct drbd_peer_dev *pd = &r->conns[i]->pds[v->idx];
-        if (drbd_conn_established(pd->c) && pd->peer_disk == DRBD_D_UP_TO_DATE)
+        if (drbd_conn_established(pd->c) && pd->peer_disk == DRBD_D_UP_TO_DATE) {
             drbd_send_new_datagen(pd, uuid);
+            sent = true;
+        }
     }
+    v->exposed_uuid = (sent || diverged ? uuid : v->md.current_uuid) & ~UUID_PRIMARY;
 }
 
 static void detach_closed(struct drbd_volume *v)
 {
     struct drbd_resource *r = v->res;
+    bool diverged = lost_peer_misses_writes(v);
     if (v->backing_open)
         umc_bdev_close(v->backing, UMC_OPEN_WRITE | UMC_OPEN_EXCL);
     v->backing_open = false;
@@ -254,7 +279,7 @@ static void detach_closed(struct drbd_volume *v)
     }
     drbd_al_free(v);
     drbd_set_disk(v, DRBD_D_DISKLESS);
-    drbd_vol_lost_disk(v);
+    drbd_vol_lost_disk(v, diverged);
     drbd_msg_fn done = v->detach_done;
     void *arg = v->detach_arg;
     v->detach_done = NULL;

@@ -204,7 +204,8 @@ void drbd_send_state_all(struct drbd_resource *r);
 enum { UUIDS_INFO, UUIDS_ADOPT, UUIDS_FINAL };
 void drbd_send_uuids(struct drbd_peer_dev *pd, int kind);
 void drbd_send_new_datagen(struct drbd_peer_dev *pd, uint64_t uuid);
-void drbd_vol_lost_disk(struct drbd_volume *v);
+void drbd_vol_lost_disk(struct drbd_volume *v, bool diverged);
+void drbd_exposed_follow_peers(struct drbd_volume *v);
 void drbd_tx_free_all(struct drbd_conn *c);
 
 /* drbd_receiver.c */

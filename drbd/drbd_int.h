@@ -596,6 +596,10 @@ struct drbd_volume {
     bool backing_open;
     enum drbd_disk_state disk;
     bool have_md;                      /* meta-data read and valid */
+    /* A Primary without a disk: the data generation its users have seen (0:
+     * none).  It connects only to a peer holding that generation, or it
+     * would serve older data than it already has (DRBD's exposed data UUID). */
+    uint64_t exposed_uuid;
     bool fresh_attach;
     struct drbd_md md;
     struct drbd_layout layout;

@@ -275,6 +275,19 @@ void drbd_quorum_probe_check(struct drbd_resource *r)
 
 /* ---- promotion rules ----------------------------------------------------------------- */
 
+/* A diskless primary serves the generation of the UpToDate peers it reads from. */
+void drbd_exposed_follow_peers(struct drbd_volume *v)
+{
+    const struct drbd_resource *r = v->res;
+    for (int i = 0; i < r->nconns; i++) {
+        const struct drbd_peer_dev *pd = &r->conns[i]->pds[v->idx];
+        if (drbd_pd_replicating(pd) && pd->peer_disk == DRBD_D_UP_TO_DATE && pd->ps.current_uuid) {
+            v->exposed_uuid = pd->ps.current_uuid & ~UUID_PRIMARY;
+            return;
+        }
+    }
+}
+
 bool drbd_have_uptodate_peer(const struct drbd_volume *v)
 {
     const struct drbd_resource *r = v->res;
@@ -327,6 +340,8 @@ void drbd_promote_now(struct drbd_resource *r, bool force)
     r->role = DRBD_ROLE_PRIMARY;
     for (int i = 0; i < r->nvols; i++) {
         struct drbd_volume *v = r->vols[i];
+        if (!v->have_md)
+            drbd_exposed_follow_peers(v);
         if (!v->have_md || !v->backing_open)
             continue;
         bool forced_up = force && v->disk != DRBD_D_UP_TO_DATE && !drbd_have_uptodate_peer(v);

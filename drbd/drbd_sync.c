@@ -300,6 +300,8 @@ void drbd_rx_uuids(struct drbd_peer_dev *pd, struct drbd_rbuf *r)
         return;
     }
     pd->ps = ps;
+    if (!pd->v->have_md && pd->v->res->role == DRBD_ROLE_PRIMARY)
+        drbd_exposed_follow_peers(pd->v);
     if (kind == UUIDS_ADOPT)
         adopt_current(pd, ps.current_uuid);
     else if (kind == UUIDS_FINAL && (pd->repl == DRBD_R_SYNC_TARGET || pd->repl == DRBD_R_PAUSED_SYNC_T))

@@ -303,12 +303,39 @@ static int resolve_split_brain(struct drbd_peer_dev *pd, int hg, struct drbd_dec
     return HG_SPLIT_BRAIN;
 }
 
+/* A diskless Primary (either side) connects only to a disk holding the data
+ * generation it has exposed: any other would hand its users older data. */
+static bool exposed_data_differs(const struct drbd_peer_dev *pd, uint64_t *want)
+{
+    const struct drbd_volume *v = pd->v;
+    uint64_t have;
+    if (!v->have_md && v->res->role == DRBD_ROLE_PRIMARY && pd->ps.disk >= DRBD_D_INCONSISTENT) {
+        *want = v->exposed_uuid;
+        have = pd->ps.current_uuid;
+    } else if (v->have_md && pd->ps.disk < DRBD_D_INCONSISTENT && pd->ps.role == DRBD_ROLE_PRIMARY) {
+        *want = pd->ps.current_uuid;
+        have = v->md.current_uuid;
+    } else {
+        return false;
+    }
+    return U(*want) && U(*want) != U(have);
+}
+
 void drbd_sync_decide(struct drbd_peer_dev *pd, struct drbd_decision *d)
 {
     struct drbd_conn *c = pd->c;
     struct drbd_volume *v = pd->v;
     struct umc_node *n = c->res->node;
     memset(d, 0, sizeof(*d));
+    uint64_t want;
+    if (exposed_data_differs(pd, &want)) {
+        /* not sticky: the primary's disk may come back, or the peer catch up */
+        char why[96];
+        snprintf(why, sizeof(why), "Can only connect to data with current UUID=%016llX",
+                 (unsigned long long)U(want));
+        decide_drop(d, false, why);
+        return;
+    }
     if (!v->have_md || pd->ps.disk <= DRBD_D_FAILED || v->disk <= DRBD_D_FAILED)
         return; /* a diskless side: nothing to sync */
     if (pd->ps.size / DRBD_BLOCK != v->layout.data_size / DRBD_BLOCK) {

@@ -360,7 +360,9 @@ void drbd_tx_free_all(struct drbd_conn *c)
 
 static void put_uuid_set(struct drbd_wbuf *w, const struct drbd_volume *v)
 {
-    drbd_put_u64(w, v->have_md ? v->md.current_uuid : 0);
+    /* a diskless primary: the generation it exposes */
+    bool exposing = !v->have_md && v->res->role == DRBD_ROLE_PRIMARY;
+    drbd_put_u64(w, v->have_md ? v->md.current_uuid : exposing ? v->exposed_uuid : 0);
     for (int i = 0; i < DRBD_MAX_NODES; i++)
         drbd_put_u64(w, v->have_md ? v->md.bitmap_uuid[i] : 0);
     for (int i = 0; i < DRBD_HISTORY; i++)
