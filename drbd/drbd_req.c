@@ -399,7 +399,12 @@ static void req_try_complete(struct drbd_req *req)
     }
     int status = req->status;
     if (req->op == UMC_OP_WRITE && !status) {
-        bool local_ok = req->local_done && !req->local_status;
+        /* an Inconsistent disk (a resync target) does not keep a write for
+         * good on its own: whichever way the next resync runs, it is lost
+         * (overwritten by the source, or left among stale blocks) unless a
+         * peer took it too */
+        bool local_ok = req->local_done && !req->local_status &&
+                        req->v->disk == DRBD_D_UP_TO_DATE;
         bool hide_local_error = !req->local_status || r->cfg->disk.on_io_error != EP_PASS_ON;
         if (!local_ok && !req->peers_ok && hide_local_error && drbd_no_data_waits(r)) {
             req_retry_later(req);
