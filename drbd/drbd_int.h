@@ -419,6 +419,7 @@ struct drbd_rs_ctl {
     uint64_t cursor;                   /* next bit to look at */
     uint64_t inflight;                 /* bytes requested, not yet answered */
     uint32_t inflight_reqs;
+    uint32_t landing;                  /* answers being written */
     int64_t credit;                    /* bytes this slot may still request */
     uint64_t received_slot;            /* bytes that arrived in the last slot */
     int64_t plan[64];                  /* plan-ahead fifo (bytes per slot) */

@@ -11,10 +11,14 @@
 #define RS_INFLIGHT_MAX (16u << 20)
 #define SLOTS_PER_SEC 10
 
+/* A resync request, from asking until its answer is on our disk: until then
+ * nothing asks for its blocks again (a second answer, read before an app
+ * write that came meanwhile, would land after that write). */
 struct rs_req {
     struct drbd_link link;
     uint64_t off, len;
     bool stale;                        /* a newer app write overlaps: drop the answer */
+    bool arrived;                      /* answered; its write is landing */
 };
 
 /* ---- the rate controller -------------------------------------------------------------------- */
@@ -222,21 +226,46 @@ static void rs_req_track(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
     pd->rs.credit -= (int64_t)len;
 }
 
-/* The answer for [off, len) arrived: forget the request; false if there was none. */
-static bool rs_req_untrack(struct drbd_peer_dev *pd, uint64_t off, uint64_t len, bool *stale)
+static struct rs_req *rs_req_find(struct drbd_peer_dev *pd, uint64_t off, uint64_t len, bool arrived)
 {
     for (struct drbd_link *l = pd->rs_reqs.next; l != &pd->rs_reqs; l = l->next) {
         struct rs_req *q = dl_entry(l, struct rs_req, link);
-        if (q->off != off || q->len != len)
-            continue;
-        *stale = q->stale;
-        dl_del(&q->link);
-        umc_free(pd->c->res->node, q);
-        pd->rs.inflight -= len;
-        pd->rs.inflight_reqs--;
-        return true;
+        if (q->off == off && q->len == len && q->arrived == arrived)
+            return q;
     }
-    return false;
+    return NULL;
+}
+
+static void rs_req_forget(struct drbd_peer_dev *pd, struct rs_req *q)
+{
+    if (q->arrived)
+        pd->rs.landing--;
+    dl_del(&q->link);
+    umc_free(pd->c->res->node, q);
+}
+
+/* The answer for [off, len) arrived; false if nothing asked for it.  A stale
+ * answer is forgotten at once, any other when its write has landed. */
+static bool rs_req_arrived(struct drbd_peer_dev *pd, uint64_t off, uint64_t len, bool *stale)
+{
+    struct rs_req *q = rs_req_find(pd, off, len, false);
+    if (!q)
+        return false;
+    pd->rs.inflight -= len;
+    pd->rs.inflight_reqs--;
+    *stale = q->stale;
+    q->arrived = true;
+    pd->rs.landing++;
+    if (*stale)
+        rs_req_forget(pd, q);
+    return true;
+}
+
+static void rs_req_landed(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
+{
+    struct rs_req *q = rs_req_find(pd, off, len, true);
+    if (q)
+        rs_req_forget(pd, q);
 }
 
 /* An app write reaches a resync target: answers in flight for it are stale,
@@ -254,9 +283,10 @@ void drbd_rs_note_app_write(struct drbd_volume *v, uint64_t off, uint64_t len)
             drbd_bm_clear_range(bm, first, end - 1);
         if (!pd->rs_reqs.next)
             continue;
+        /* (an answer already landing was queued before this write: it lands first) */
         for (struct drbd_link *l = pd->rs_reqs.next; l != &pd->rs_reqs; l = l->next) {
             struct rs_req *q = dl_entry(l, struct rs_req, link);
-            if (q->off < off + len && off < q->off + q->len)
+            if (!q->arrived && q->off < off + len && off < q->off + q->len)
                 q->stale = true;
         }
     }
@@ -319,7 +349,7 @@ static void rs_issue(struct drbd_peer_dev *pd)
         uint64_t bit = drbd_bm_find_next(bm, pd->rs.cursor);
         if (bit >= bm->nbits) {
             /* wrap: bits left behind by stale answers get another pass */
-            if (pd->rs.inflight || !bm->set || !pd->rs.cursor)
+            if (pd->rs.inflight || pd->rs.landing || !bm->set || !pd->rs.cursor)
                 return;
             pd->rs.cursor = 0;
             continue;
@@ -405,7 +435,7 @@ void drbd_resync_check_done(struct drbd_peer_dev *pd)
     struct drbd_bitmap *bm = pd_bitmap(pd);
     if (pd->repl != DRBD_R_SYNC_TARGET && pd->repl != DRBD_R_PAUSED_SYNC_T)
         return;
-    if (pd->rs_done_sent || pd->rs.inflight || (bm && bm->set))
+    if (pd->rs_done_sent || pd->rs.inflight || pd->rs.landing || (bm && bm->set))
         return;
     pd->rs_done_sent = true;
     drbd_send(pd->c, P_RS_DONE, pd->v->vnr, NULL, 0, false);
@@ -518,6 +548,7 @@ static void rs_landed(struct drbd_peer_dev *pd, uint64_t gen, uint64_t off, uint
 {
     if (gen != pd->c->gen || !pd->c->sock)
         return;
+    rs_req_landed(pd, off, len);
     struct drbd_bitmap *bm = pd_bitmap(pd);
     if (!status) {
         if (bm)
@@ -605,10 +636,12 @@ int drbd_rx_rs_data(struct drbd_peer_dev *pd, unsigned type, struct drbd_rbuf *r
     uint32_t len = drbd_get_u32(r);
     bool stale = false;
     if (r->bad || (pd->repl != DRBD_R_SYNC_TARGET && pd->repl != DRBD_R_PAUSED_SYNC_T) ||
-        !rs_req_untrack(pd, off, len, &stale))
+        !rs_req_arrived(pd, off, len, &stale))
         return -EPROTO;
     size_t mlen = type == P_RS_CSUM_REPLY ? (len / DRBD_BLOCK + 7) / 8 : 0;
     if (plen < 12 + mlen || (type == P_RS_DATA && plen - 12 != len)) {
+        if (!stale)
+            rs_req_landed(pd, off, len); /* nothing to write: its bits stay for another pass */
         drbd_buf_put(pd->c->res->d, payload, plen);
         return 0;
     }
