@@ -490,6 +490,7 @@ struct drbd_conn {
     bool want_standalone;              /* admin disconnect: stay StandAlone */
     bool discard_my_data;              /* connect --discard-my-data */
     bool handshake_done;               /* HELLO exchanged and every volume decided */
+    bool own_verdict_done;             /* the higher id checked for a refusal itself */
     char refuse_reason[160];
     /* the session */
     struct umc_conn *sock;

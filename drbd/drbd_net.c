@@ -438,6 +438,7 @@ void drbd_conn_free_session(struct drbd_conn *c)
     drbd_buf_put(r->d, c->rx_buf, c->rx_len);
     c->rx_buf = NULL;
     c->handshake_done = false;
+    c->own_verdict_done = false;
     bool was_replicating[DRBD_MAX_VOLUMES];
     for (int i = 0; i < r->nvols; i++)
         was_replicating[i] = pd_had_our_writes(&c->pds[i]);

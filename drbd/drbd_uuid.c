@@ -439,6 +439,47 @@ bool drbd_apply_decision(struct drbd_peer_dev *pd, int hg, int rule, unsigned fl
     return true;
 }
 
+/* Refuse the connection as decided: tell the peer, and drop it. */
+static void refuse_connection(struct drbd_peer_dev *pd, const struct drbd_decision *d)
+{
+    struct drbd_conn *c = pd->c;
+    unsigned char buf[200];
+    struct drbd_wbuf w = {.p = buf, .cap = sizeof(buf)};
+    drbd_put_u8(&w, d->standalone);
+    drbd_put_str(&w, d->why);
+    drbd_send(c, P_DISCONNECT, -1, buf, w.len, true);
+    if (d->standalone)
+        c->want_standalone = true;
+    snprintf(c->refuse_reason, sizeof(c->refuse_reason), "%s", d->why);
+    umc_err(c->res->node, DRBD_COMP, "%s %s: %s", pd->v->name, c->name, d->why);
+    drbd_conn_drop(c, DRBD_C_TEAR_DOWN, d->why);
+}
+
+/* The higher node id waits for the lower one's decision, but a refusal that
+ * leaves both StandAlone (split brain unresolved, unrelated data, another
+ * size) it finds by itself, as DRBD's nodes both do: had the lower one's
+ * word been lost with the connection, it would go on connecting to a peer
+ * that no longer listens.  Once, on the states as exchanged: a losing
+ * primary's step down that follows must not change the verdict. */
+static bool refused_by_both(struct drbd_conn *c)
+{
+    if (c->own_verdict_done)
+        return false;
+    c->own_verdict_done = true;
+    for (int i = 0; i < c->res->nvols; i++) {
+        struct drbd_peer_dev *pd = &c->pds[i];
+        if (pd->decided)
+            continue;
+        struct drbd_decision d;
+        drbd_sync_decide(pd, &d);
+        if (d.drop && d.standalone) {
+            refuse_connection(pd, &d);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* After the state exchange: the lower node id decides each volume. */
 void drbd_handshake_check(struct drbd_conn *c)
 {
@@ -448,6 +489,8 @@ void drbd_handshake_check(struct drbd_conn *c)
     for (int i = 0; i < r->nvols; i++)
         if (!c->pds[i].got_state)
             return;
+    if (r->my_id > c->peer_id && refused_by_both(c))
+        return;
     if (r->my_id < c->peer_id) {
         for (int i = 0; i < r->nvols; i++) {
             struct drbd_peer_dev *pd = &c->pds[i];
@@ -456,16 +499,7 @@ void drbd_handshake_check(struct drbd_conn *c)
             struct drbd_decision d;
             drbd_sync_decide(pd, &d);
             if (d.drop) {
-                unsigned char buf[200];
-                struct drbd_wbuf w = {.p = buf, .cap = sizeof(buf)};
-                drbd_put_u8(&w, d.standalone);
-                drbd_put_str(&w, d.why);
-                drbd_send(c, P_DISCONNECT, -1, buf, w.len, true);
-                if (d.standalone)
-                    c->want_standalone = true;
-                snprintf(c->refuse_reason, sizeof(c->refuse_reason), "%s", d.why);
-                umc_err(r->node, DRBD_COMP, "%s %s: %s", pd->v->name, c->name, d.why);
-                drbd_conn_drop(c, DRBD_C_TEAR_DOWN, d.why);
+                refuse_connection(pd, &d);
                 return;
             }
             /* a losing primary steps down before the peer hears the decision */
@@ -525,6 +559,7 @@ void drbd_pd_renegotiate(struct drbd_peer_dev *pd, bool initiator)
     pd->decided = false;
     pd->got_state = false;
     c->handshake_done = false;
+    c->own_verdict_done = false;
     umc_timer_arm_in(c->res->node, &c->hs_timer, 2 * (mte_time_t)c->net.timeout * 100 * MTE_MSEC);
     drbd_send_state(pd, P_STATE);
     if (initiator)

@@ -121,6 +121,23 @@ static void after_sb_policies(void **state)
         run_case(&cases[i]);
 }
 
+/* Unresolved, each side finds it by itself (as DRBD's nodes do): the higher
+ * node id does not depend on the lower one's word, which a fault could lose
+ * with the connection and leave it Connecting for ever. */
+static void unresolved_found_by_both(void **state)
+{
+    struct world w;
+    const struct sb_case c = {"both", "after-sb-0pri disconnect;", 5, 20, false, false, UNRESOLVED};
+    diverge(&w, &c);
+    assert_int_equal(cmd(&w, 0, "connect"), 0);
+    assert_int_equal(cmd(&w, 1, "connect"), 0);
+    run_for(&w, 20 * MTE_SEC);
+    assert_true(traced(&w, "alice drbd: ERROR: drbd1 bob: Split-Brain detected but unresolved"));
+    assert_true(traced(&w, "bob drbd: ERROR: drbd1 alice: Split-Brain detected but unresolved"));
+    assert_int_equal(vinfo(&w, 1, 0).peers[0].conn, DRBD_C_STANDALONE);
+    world_free(&w);
+}
+
 static void discard_my_data(void **state)
 {
     struct world w;
@@ -169,6 +186,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(after_sb_policies),
+        cmocka_unit_test(unresolved_found_by_both),
         cmocka_unit_test(discard_my_data),
         cmocka_unit_test(unrelated_data_refused),
     };
