@@ -122,6 +122,11 @@ static void attach_after_area(struct drbd_lio *lio)
     if (marked)
         umc_info(r->node, DRBD_COMP, "%s: marked additional %llu KiB as out-of-sync based on AL",
                  v->name, (unsigned long long)(marked * DRBD_BLOCK >> 10));
+    if (r->role == DRBD_ROLE_PRIMARY) {
+        /* attached to a primary: a crash from now on is a crashed primary's */
+        v->md.flags |= MDF_PRIMARY_IND;
+        dirty = true;
+    }
     v->md.al_extents = v->al.cap;
     v->fresh_attach = true;
     drbd_vol_set_size(v, v->layout.data_size);
@@ -298,10 +303,17 @@ static void detach_md_written(void *arg, int rc)
     detach_closed(v);
 }
 
+/* A clean detach leaves clean meta-data, as `down` does: an empty activity
+ * log (the next attach resyncs only what the bitmap holds) and no "primary"
+ * mark (it is not a crashed primary). */
 static void detach_bm_written(void *arg, int rc)
 {
     struct drbd_volume *v = arg;
-    drbd_md_sync(v, detach_md_written, v);
+    drbd_md_set_flag(v, MDF_PRIMARY_IND, false);
+    if (v->al.ext)
+        drbd_al_write_clean(v, detach_md_written, v);
+    else
+        drbd_md_sync(v, detach_md_written, v);
 }
 
 /* Called whenever local I/O finishes: a detach waits for the device to drain. */

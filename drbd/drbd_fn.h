@@ -155,6 +155,10 @@ enum drbd_ptype {
     P_TWOPC_COMMIT, P_TWOPC_ABORT, P_DISCONNECT, P_RS_CANCEL, P_OUT_OF_SYNC, P_PEERS_IN_SYNC,
     P_RECONCILE, P_TYPE_MAX,
 };
+/* P_DISCONNECT's flags: stay StandAlone; a Primary leaving gracefully
+ * outdates the peer it leaves behind (DRBD 9 does: the peer cannot be
+ * promoted without --force while the Primary goes on writing). */
+enum { DISC_STANDALONE = 1u, DISC_OUTDATE_PEER = 2u, DISC_FLAGS = 3u };
 #define DRBD_WIRE_MAGIC 0x64726d31u    /* "drm1" */
 #define DRBD_WIRE_VERSION 2u
 #define DRBD_HDR_SIZE 16u

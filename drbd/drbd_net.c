@@ -517,7 +517,7 @@ void drbd_conn_stop(struct drbd_conn *c, enum drbd_conn_state final)
     if (c->sock) {
         unsigned char buf[64];
         struct drbd_wbuf w = {.p = buf, .cap = sizeof(buf)};
-        drbd_put_u8(&w, 0);
+        drbd_put_u8(&w, r->role == DRBD_ROLE_PRIMARY && c->handshake_done ? DISC_OUTDATE_PEER : 0);
         drbd_put_str(&w, "disconnect");
         drbd_send(c, P_DISCONNECT, -1, buf, w.len, true);
         drbd_set_cstate(c, DRBD_C_DISCONNECTING);

@@ -186,13 +186,31 @@ static int rx_twopc(struct drbd_conn *c, unsigned type, struct drbd_rbuf *r)
     return 0;
 }
 
+/* A Primary left us gracefully and goes on writing: our data is outdated. */
+static void outdate_by_leaving_primary(struct drbd_conn *c)
+{
+    struct drbd_resource *r = c->res;
+    for (int i = 0; i < r->nvols; i++) {
+        struct drbd_volume *v = r->vols[i];
+        if (v->disk != DRBD_D_UP_TO_DATE && v->disk != DRBD_D_CONSISTENT)
+            continue;
+        umc_info(r->node, DRBD_COMP, "%s %s: the Primary disconnected: outdating my disk", v->name,
+                 c->name);
+        drbd_set_disk(v, DRBD_D_OUTDATED);
+    }
+}
+
 static int rx_disconnect(struct drbd_conn *c, struct drbd_rbuf *r)
 {
-    bool standalone = drbd_get_u8(r) != 0;
+    unsigned flags = drbd_get_u8(r);
+    bool standalone = flags & DISC_STANDALONE;
     char why[200];
     drbd_get_str(r, why, sizeof(why));
-    if (!drbd_rbuf_done(r))
+    if (!drbd_rbuf_done(r) || (flags & ~DISC_FLAGS))
         return -EPROTO;
+    if ((flags & DISC_OUTDATE_PEER) && c->peer_role == DRBD_ROLE_PRIMARY &&
+        c->res->role != DRBD_ROLE_PRIMARY)
+        outdate_by_leaving_primary(c);
     if (standalone) {
         c->want_standalone = true;
         snprintf(c->refuse_reason, sizeof(c->refuse_reason), "%s", why);

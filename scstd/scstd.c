@@ -271,6 +271,8 @@ static int shutdown_all(struct scstd *d)
         d->core = NULL;
         drain(d);
     }
+    if (d->drbd)
+        scstd_drbd_down_all(d, DRAIN_LIMIT);
     if (d->drbd) {
         drbd_free(d->drbd);
         d->drbd = NULL;

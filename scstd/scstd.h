@@ -156,6 +156,10 @@ void scstd_drbd_help(struct scstd_reply *r);
 /* --up RES|all at start-up: 0, or an exit code with err. */
 int scstd_drbd_up_now(struct scstd *d, const char *res, char *err, size_t errlen);
 void scstd_drbd_stop(struct scstd *d);     /* before drbd_free: end events2 streams */
+/* A clean shutdown: every resource that is up goes down (demoted, its
+ * meta-data written clean), so the next start resyncs only what the bitmap
+ * holds; runs the engine until drbd answered or limit passed. */
+void scstd_drbd_down_all(struct scstd *d, mte_time_t limit);
 void scstd_drbd_cleanup(struct scstd *d);  /* after drbd_free: unanswered commands */
 
 /* scstd_signal.c */

@@ -353,6 +353,45 @@ void scstd_drbd_stop(struct scstd *d)
         events_end(d->drbd_events);
 }
 
+struct down_all {
+    char res[MAX_RESOURCES][UMC_NAME_MAX];
+    int nres, pending;
+};
+
+static void collect_up(void *arg, const struct drbd_volume_info *info)
+{
+    struct down_all *a = arg;
+    for (int i = 0; i < a->nres; i++)
+        if (strcmp(a->res[i], info->resource) == 0)
+            return;
+    if (a->nres < MAX_RESOURCES)
+        snprintf(a->res[a->nres++], UMC_NAME_MAX, "%s", info->resource);
+}
+
+static void down_answered(void *arg, int rc, const char *msg)
+{
+    struct down_all *a = arg;
+    if (rc)
+        fprintf(stderr, "scstd: shutdown: down: %s\n", msg && *msg ? msg : strerror(-rc));
+    a->pending--;
+}
+
+void scstd_drbd_down_all(struct scstd *d, mte_time_t limit)
+{
+    struct down_all a = {.nres = 0};
+    drbd_foreach_volume(d->drbd, collect_up, &a);
+    a.pending = a.nres;
+    for (int i = 0; i < a.nres; i++) {
+        struct drbd_cmd cmd = {.verb = "down", .resource = a.res[i], .volume = -1};
+        drbd_command(d->drbd, &cmd, down_answered, &a);
+    }
+    mte_time_t deadline = mte_now(d->engine) + limit;
+    while (a.pending > 0 && mte_now(d->engine) < deadline)
+        mte_run_until(d->engine, mte_now(d->engine) + 10 * MTE_MSEC);
+    if (a.pending > 0)
+        fprintf(stderr, "scstd: shutdown: %d resources did not go down in time\n", a.pending);
+}
+
 /* After drbd_free: commands drbd never answered. */
 void scstd_drbd_cleanup(struct scstd *d)
 {

@@ -216,6 +216,62 @@ static void bitmap_and_al_survive_restarts(void **state)
     world_free(&w);
 }
 
+/* A Primary that disconnects gracefully outdates the peer it leaves (DRBD 9):
+ * the peer cannot be promoted without --force; connected again it is
+ * UpToDate.  A Secondary leaving outdates nobody. */
+static void primary_disconnect_outdates_peer(void **state)
+{
+    struct world w;
+    char msg[256];
+    pair_up(&w, 17, NULL, true);
+    assert_int_equal(run_cmd(&w, 1, "disconnect", NULL, msg), 0);
+    run_for(&w, MTE_SEC);
+    assert_int_equal(vinfo(&w, 0, 0).disk, DRBD_D_UP_TO_DATE);
+    assert_int_equal(vinfo(&w, 1, 0).disk, DRBD_D_UP_TO_DATE);
+    assert_int_equal(run_cmd(&w, 1, "connect", NULL, msg), 0);
+    assert_true(wait_in_sync(&w, 0, 30 * MTE_SEC));
+    assert_int_equal(run_cmd(&w, 0, "disconnect", NULL, msg), 0);
+    run_for(&w, MTE_SEC);
+    assert_int_equal(vinfo(&w, 1, 0).disk, DRBD_D_OUTDATED);
+    assert_int_not_equal(run_cmd(&w, 1, "primary", NULL, msg), 0);
+    assert_non_null(strstr(msg, "Need access to UpToDate data"));
+    assert_int_equal(run_cmd(&w, 0, "connect", NULL, msg), 0);
+    assert_true(wait_in_sync(&w, 0, 30 * MTE_SEC));
+    assert_int_equal(vinfo(&w, 1, 0).disk, DRBD_D_UP_TO_DATE);
+    world_free(&w);
+}
+
+/* A clean detach writes the activity log empty and clears the primary mark:
+ * attached again the disk resyncs only what its bitmap holds (not every AL
+ * extent), and is no crashed primary. */
+static void clean_detach_keeps_the_bitmap_exact(void **state)
+{
+    struct world w;
+    pair_up(&w, 18, NULL, true);
+    capture_trace(&w);
+    assert_int_equal(open_dev(&w, 0, 0, true), 0);
+    assert_int_equal(write_blocks(&w, 0, 0, 0, 64, 3), 0);       /* AL extents active */
+    assert_int_equal(cmd(&w, 1, "disconnect"), 0);
+    assert_int_equal(write_blocks(&w, 0, 0, 4096, 5, 4), 0);     /* 5 blocks bob misses */
+    close_dev(&w, 0, 0, true);
+    run_for(&w, MTE_SEC);
+    /* the 5, and the last epoch bob had not acknowledged when it left */
+    uint64_t oos = vinfo(&w, 0, 0).peers[0].out_of_sync;
+    assert_true(oos >= 5 * 4096 && oos <= 21 * 4096);
+    assert_int_equal(cmd(&w, 0, "secondary"), 0);
+    assert_int_equal(cmd(&w, 0, "detach"), 0);
+    assert_int_equal(cmd(&w, 0, "attach"), 0);
+    assert_false(traced(&w, "based on AL"));
+    assert_false(traced(&w, "crashed primary"));
+    assert_int_equal(vinfo(&w, 0, 0).peers[0].out_of_sync, oos);
+    assert_int_equal(cmd(&w, 1, "connect"), 0);
+    assert_true(wait_in_sync(&w, 0, 30 * MTE_SEC));
+    char want[64];
+    snprintf(want, sizeof(want), "will sync %llu KiB", (unsigned long long)(oos >> 10));
+    assert_true(traced(&w, want));
+    world_free(&w);
+}
+
 static void damaged_superblock_on_device(void **state)
 {
     struct world w;
@@ -365,6 +421,8 @@ int main(void)
         cmocka_unit_test(auto_promote_and_read_only_opens),
         cmocka_unit_test(inconsistent_secondary_refuses_readers),
         cmocka_unit_test(bitmap_and_al_survive_restarts),
+        cmocka_unit_test(primary_disconnect_outdates_peer),
+        cmocka_unit_test(clean_detach_keeps_the_bitmap_exact),
         cmocka_unit_test(damaged_superblock_on_device),
         cmocka_unit_test(status_layout),
         cmocka_unit_test(events2_stream),
