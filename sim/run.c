@@ -201,10 +201,14 @@ static void monitor_tick(void *arg)
 
 /* ---- trace sinks ------------------------------------------------------------------------------ */
 
+#define TAIL_LINES 12
+
 struct trace_mux {
     FILE *f;
     mte_trace_sink sink;
     void *arg;
+    char tail[TAIL_LINES][160];        /* the last lines, for a failure's report */
+    unsigned ntail;
 };
 
 static void trace_mux_line(void *arg, mte_time_t t, const char *line)
@@ -214,6 +218,17 @@ static void trace_mux_line(void *arg, mte_time_t t, const char *line)
         fprintf(m->f, "%s\n", line);
     if (m->sink)
         m->sink(m->arg, t, line);
+    snprintf(m->tail[m->ntail++ % TAIL_LINES], sizeof(m->tail[0]), "%s", line);
+}
+
+static void keep_tail(const struct trace_mux *m, struct sim_result *r)
+{
+    size_t n = 0;
+    unsigned first = m->ntail > TAIL_LINES ? m->ntail - TAIL_LINES : 0;
+    for (unsigned i = first; i < m->ntail && n < sizeof(r->tail); i++) {
+        int k = snprintf(r->tail + n, sizeof(r->tail) - n, "%s\n", m->tail[i % TAIL_LINES]);
+        n += k > 0 ? (size_t)k : 0;
+    }
 }
 
 /* ---- the realized schedule ---------------------------------------------------------------------- */
@@ -323,9 +338,8 @@ int sim_run(const struct scenario *src, const struct sim_opts *o, struct sim_res
     resolve_expectations(&s);
     s.e = mte_engine_new(MTE_CLOCK_VIRTUAL, o->seed);
     mte_set_livelock_limit(s.e, LIVELOCK_EVENTS, livelock, &s);
-    struct trace_mux mux = {o->trace, o->sink, o->sink_arg};
-    if (o->trace || o->sink)
-        mte_set_trace_sink(s.e, trace_mux_line, &mux);
+    struct trace_mux mux = {o->trace, o->sink, o->sink_arg, {{0}}, 0};
+    mte_set_trace_sink(s.e, trace_mux_line, &mux);
     if (o->observer)
         mte_set_observer(s.e, o->observer, o->observer_arg);
     if (!cluster_create(&s) && !workloads_create(&s) && !script_create(&s))
@@ -334,6 +348,8 @@ int sim_run(const struct scenario *src, const struct sim_opts *o, struct sim_res
         workloads_report(&s);
     r->hash = mte_hash(s.e);
     r->events = mte_events(s.e);
+    if (r->exit_code == SIM_EXIT_FAIL)
+        keep_tail(&mux, r);
     r->end_time = r->exit_code == SIM_EXIT_FAIL ? r->fail_time : mte_now(s.e);
     if (o->schedule_out && r->exit_code != SIM_EXIT_USAGE)
         write_schedule(&s, src, o->schedule_out);

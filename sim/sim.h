@@ -22,6 +22,7 @@ struct sim_result {
     bool has_lba;
     uint64_t lba;                /* 512-byte sector */
     char detail[512];            /* what was seen; or the scenario error (exit 2) */
+    char tail[2048];             /* a failure: the last trace lines before it */
     uint64_t hash, events;
     mte_time_t end_time;
 };

@@ -32,6 +32,25 @@ struct swarm {
     uint64_t started_ns, last_progress_ns;
 };
 
+/* mkdir -p: --out may name a folder whose parents do not exist yet. */
+static int mkdir_p(const char *path)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0777) < 0 && errno != EEXIST ? -1 : 0;
+}
+
 static void seed_list(struct swarm *sw)
 {
     const struct cli_opts *o = sw->o;
@@ -87,7 +106,14 @@ static void collect(struct swarm *sw, struct worker *w, int status)
         sw->failed++;
         char verdict[512];
         sim_format_verdict(sw->s, sw->seeds[w->slot], r, verdict, sizeof(verdict));
-        printf("%s\n", verdict);
+        printf("%s\n  %s\n", verdict, r->detail);
+        /* the last trace lines, indented, so the failure reads without a replay */
+        for (const char *l = r->tail; *l;) {
+            const char *e = strchr(l, '\n');
+            int len = e ? (int)(e - l) : (int)strlen(l);
+            printf("    | %.*s\n", len, l);
+            l += len + (e != NULL);
+        }
         fflush(stdout);
     }
     w->pid = 0;
@@ -181,7 +207,7 @@ int cmd_swarm(int argc, char **argv)
         fprintf(stderr, "scstsim swarm: needs --seeds A-B\n");
         return 2;
     }
-    if (o.out && mkdir(o.out, 0777) < 0 && errno != EEXIST) {
+    if (o.out && mkdir_p(o.out) < 0) {
         fprintf(stderr, "scstsim swarm: cannot create %s: %s\n", o.out, strerror(errno));
         return 2;
     }
