@@ -47,7 +47,7 @@ FUZZ_SECONDS ?= 30
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all libs run test unit pytest deps guard asan valgrind-test coverage bench fuzz conformance clean
+.PHONY: all libs run test unit pytest deps guard asan valgrind-test coverage bench fuzz conformance clean swarm
 
 all: $(PROGRAMS) $(UNIT_BINS)
 
@@ -166,6 +166,11 @@ coverage: deps
 
 bench: deps all
 	@ci/bench.sh $(BIN)
+
+# Every scenario's swarm: SEEDS (default 1-500) over the cores, one row each.
+SEEDS ?= 1-500
+swarm: deps all
+	@ci/swarm.sh $(BIN) $(SEEDS)
 
 conformance: deps all
 	@ci/conformance.sh $(BIN)

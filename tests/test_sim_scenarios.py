@@ -65,6 +65,18 @@ def test_regression_schedule_passes(bins, path):
     assert m and p.returncode == 0 and m.group(1) == "PASS", f"{path.name}:\n{p.stdout[-3000:]}"
 
 
+def test_swarm_smoke_every_scenario(bins, tmp_path):
+    """`make swarm`'s script over a few seeds of every scenario, each with a
+    fault profile of its own: one row per scenario, all passing."""
+    p = subprocess.run([str(ROOT / "ci" / "swarm.sh"), str(bins["scstsim"].parent), "1-3", "2",
+                        str(tmp_path / "swarm")], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    rows = {line.split()[0]: line.split()[1:4] for line in p.stdout.splitlines()[1:]}
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
+    for path in SCENARIOS:
+        assert rows.get(path.stem) == ["3", "3", "0"], f"{path.stem}: {rows.get(path.stem)}\n{p.stdout}"
+    assert rows["total"][:3] == [str(3 * len(SCENARIOS)), str(3 * len(SCENARIOS)), "0"]
+
+
 BUG_SCENARIOS = [(p, *WITH_BUG.search(p.read_text()).groups()) for p in SCENARIOS
                  if WITH_BUG.search(p.read_text())]
 
