@@ -230,6 +230,7 @@ struct drbd_uuid_side {
     uint64_t history[DRBD_HISTORY];
     bool crashed_primary;
     bool primary;
+    bool fed;                          /* a secondary replicating from a connected primary */
     uint64_t bits;                     /* out-of-sync bits toward the other */
 };
 int drbd_uuid_compare(const struct drbd_uuid_side *self, const struct drbd_uuid_side *peer,
@@ -305,6 +306,7 @@ void drbd_quorum_update(struct drbd_resource *r);
 bool drbd_may_promote(struct drbd_resource *r, bool force, char *msg, size_t msglen);
 void drbd_promote_now(struct drbd_resource *r, bool force);
 void drbd_demote_now(struct drbd_resource *r);
+bool drbd_fed_by_primary(const struct drbd_volume *v);
 bool drbd_have_uptodate_peer(const struct drbd_volume *v);
 bool drbd_vol_readable_locally(const struct drbd_volume *v);
 

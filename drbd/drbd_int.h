@@ -410,7 +410,8 @@ enum {
     PSF_FRESH_ATTACH = 1u << 2,
     PSF_BUG_NO_RESTART = 1u << 3,
     PSF_WAS_PRIMARY = 1u << 4,         /* current UUID made while primary */
-    PSF_ALL = (1u << 5) - 1,
+    PSF_FED_BY_PRIMARY = 1u << 5,      /* replicating from a connected primary */
+    PSF_ALL = (1u << 6) - 1,
 };
 
 enum drbd_sync_kind { SYNC_NONE, SYNC_SOURCE, SYNC_TARGET };

@@ -275,6 +275,21 @@ void drbd_quorum_probe_check(struct drbd_resource *r)
 
 /* ---- promotion rules ----------------------------------------------------------------- */
 
+/* A secondary replicating from a connected primary: its data is the primary's. */
+bool drbd_fed_by_primary(const struct drbd_volume *v)
+{
+    const struct drbd_resource *r = v->res;
+    if (r->role == DRBD_ROLE_PRIMARY || v->disk != DRBD_D_UP_TO_DATE)
+        return false;
+    for (int i = 0; i < r->nconns; i++) {
+        const struct drbd_peer_dev *pd = &r->conns[i]->pds[v->idx];
+        if (r->conns[i]->peer_role == DRBD_ROLE_PRIMARY && pd->repl == DRBD_R_ESTABLISHED &&
+            drbd_conn_established(r->conns[i]))
+            return true;
+    }
+    return false;
+}
+
 /* A diskless primary serves the generation of the UpToDate peers it reads from. */
 void drbd_exposed_follow_peers(struct drbd_volume *v)
 {

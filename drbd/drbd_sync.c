@@ -141,12 +141,40 @@ static void bitmap_exchange_check(struct drbd_peer_dev *pd)
     drbd_resync_check_done(pd);
 }
 
+/* This node's data is to be known by a peer's UUID now (a resync from it
+ * starts or ends, or it made a new generation we follow).  The UUID it
+ * replaces must not vanish: every peer not replicating with us that has no
+ * bitmap UUID keeps it as one (what it misses since then is in its bitmap);
+ * if none does, it goes into the history.  Else a node that was away meets
+ * UUIDs that share nothing with its own and sees a split brain where there is
+ * none.  peer_id: the node whose UUID we take (-1: none). */
+static void keep_replaced_current(struct drbd_volume *v, int peer_id)
+{
+    struct drbd_resource *r = v->res;
+    uint64_t old = v->md.current_uuid & ~UUID_PRIMARY;
+    bool kept = false;
+    if (!old || old == UUID_JUST_CREATED)
+        return;
+    for (int i = 0; i < r->nconns; i++) {
+        struct drbd_conn *c = r->conns[i];
+        if (c->peer_id == peer_id || drbd_pd_replicating(&c->pds[v->idx]))
+            continue;
+        if (!v->md.bitmap_uuid[c->peer_id]) {
+            v->md.bitmap_uuid[c->peer_id] = old;
+            kept = true;
+        }
+    }
+    if (!kept)
+        drbd_uuid_push_history(v, old);
+}
+
 int drbd_rx_sync_uuid(struct drbd_peer_dev *pd, uint64_t uuid)
 {
     struct drbd_volume *v = pd->v;
     if (pd->repl != DRBD_R_WF_SYNC_UUID || !v->have_md)
         return -EPROTO;
     if (uuid) {
+        keep_replaced_current(v, pd->c->peer_id);
         v->md.current_uuid = uuid & ~UUID_PRIMARY;
         v->md.bitmap_uuid[pd->c->peer_id] = 0;
         drbd_md_sync(v, NULL, NULL);
@@ -236,9 +264,12 @@ static void target_finish(struct drbd_peer_dev *pd, const struct drbd_peer_state
     struct drbd_volume *v = pd->v;
     struct drbd_bitmap *bm = drbd_pd_bm(pd);
     resync_done_log(pd);
+    uint64_t replaced = v->md.current_uuid;
+    memcpy(v->md.history, src->history, sizeof(v->md.history));
+    if ((replaced & ~UUID_PRIMARY) != (src->current_uuid & ~UUID_PRIMARY))
+        keep_replaced_current(v, pd->c->peer_id);
     v->md.current_uuid = (src->current_uuid & ~UUID_PRIMARY) |
                          (v->res->role == DRBD_ROLE_PRIMARY ? UUID_PRIMARY : 0);
-    memcpy(v->md.history, src->history, sizeof(v->md.history));
     v->md.bitmap_uuid[pd->c->peer_id] = 0;
     if (bm && bm->set)
         drbd_bm_clear_all(bm);
@@ -266,22 +297,9 @@ static void adopt_current(struct drbd_peer_dev *pd, uint64_t uuid)
     if (!v->have_md || v->disk != DRBD_D_UP_TO_DATE || pd->repl != DRBD_R_ESTABLISHED ||
         (v->md.current_uuid & ~UUID_PRIMARY) == (uuid & ~UUID_PRIMARY))
         return;
-    uint64_t old = v->md.current_uuid;
-    bool used = false;
-    for (int i = 0; i < r->nconns; i++) {
-        struct drbd_conn *c = r->conns[i];
-        /* the sender has the new data unless it has no disk (a new generation
-         * because it lost it) */
-        if ((c == pd->c && pd->peer_disk >= DRBD_D_INCONSISTENT) ||
-            (c != pd->c && drbd_pd_replicating(&c->pds[v->idx])))
-            continue;
-        if (!v->md.bitmap_uuid[c->peer_id]) {
-            v->md.bitmap_uuid[c->peer_id] = old & ~UUID_PRIMARY;
-            used = true;
-        }
-    }
-    if (!used)
-        drbd_uuid_push_history(v, old);
+    /* the sender has the new data unless it has no disk (a new generation
+     * because it lost it): then it misses what comes next too */
+    keep_replaced_current(v, pd->peer_disk >= DRBD_D_INCONSISTENT ? pd->c->peer_id : -1);
     v->md.current_uuid = (uuid & ~UUID_PRIMARY) | (r->role == DRBD_ROLE_PRIMARY ? UUID_PRIMARY : 0);
     drbd_md_sync(v, NULL, NULL);
 }

@@ -68,13 +68,31 @@ int drbd_uuid_compare(const struct drbd_uuid_side *self, const struct drbd_uuid_
          * bitmap resync cut short): that side has the data.  Bits on both
          * sides come from online verify: either copy will do. */
         *rule = 44;
-        if (self->bits && !peer->bits)
-            return HG_SOURCE_BM;
-        if (!self->bits && peer->bits)
-            return HG_TARGET_BM;
         if (self->bits || peer->bits) {
-            if (self->primary != peer->primary)
+            /* A primary is the source when it has bits too, or when both
+             * left one generation (equal bitmap UUIDs) and reached this one
+             * by different paths; bits on a secondary alone with no such
+             * common departure are writes the primary never saw: that
+             * secondary is the source (and the primary will not be a target) */
+            bool converged = sb && sb == pb;
+            bool primary_bits = self->primary ? self->bits : peer->bits;
+            if (self->primary != peer->primary && (primary_bits || converged))
                 return self->primary ? HG_SOURCE_BM : HG_TARGET_BM;
+            /* two secondaries: one replicating from a connected primary has
+             * the primary's data (the other's bits may only say its own copy
+             * is uncertain, as after a crash its activity log does); if both
+             * are, the primary resyncs each of them and they nothing */
+            *rule = 45;
+            if (!self->primary && !peer->primary && (self->fed || peer->fed)) {
+                if (self->fed && peer->fed)
+                    return HG_NONE;
+                return self->fed ? HG_SOURCE_BM : HG_TARGET_BM;
+            }
+            *rule = 44;
+            if (self->bits && !peer->bits)
+                return HG_SOURCE_BM;
+            if (!self->bits && peer->bits)
+                return HG_TARGET_BM;
             return self_lower_id ? HG_SOURCE_BM : HG_TARGET_BM;
         }
         *rule = 4;
@@ -228,6 +246,7 @@ static void side_self(const struct drbd_peer_dev *pd, struct drbd_uuid_side *s)
     memcpy(s->history, v->md.history, sizeof(s->history));
     s->crashed_primary = v->md.flags & MDF_CRASHED_PRIMARY;
     s->primary = v->res->role == DRBD_ROLE_PRIMARY;
+    s->fed = drbd_fed_by_primary(v);
     const struct drbd_bitmap *bm = drbd_pd_bm(pd);
     s->bits = bm ? bm->set : 0;
 }
@@ -241,6 +260,7 @@ static void side_peer(const struct drbd_peer_dev *pd, struct drbd_uuid_side *s)
     memcpy(s->history, ps->history, sizeof(s->history));
     s->crashed_primary = ps->flags & PSF_CRASHED_PRIMARY;
     s->primary = ps->role == DRBD_ROLE_PRIMARY;
+    s->fed = ps->flags & PSF_FED_BY_PRIMARY;
     s->bits = ps->bits;
 }
 

@@ -383,6 +383,8 @@ static uint32_t my_state_flags(const struct drbd_peer_dev *pd)
         f |= PSF_BUG_NO_RESTART;
     if (v->have_md && (v->md.current_uuid & UUID_PRIMARY))
         f |= PSF_WAS_PRIMARY;
+    if (drbd_fed_by_primary(v))
+        f |= PSF_FED_BY_PRIMARY;
     return f;
 }
 

@@ -326,6 +326,19 @@ static const struct uuid_case uuid_cases[] = {
      * the data, whatever the node ids (07-failover-protocol-c seed 62) */
     {"44 bits on this side only", {.current = A, .bits = 44}, {.current = A}, false, HG_SOURCE_BM, 44},
     {"44 bits on the peer only", {.current = A}, {.current = A, .bits = 44}, true, HG_TARGET_BM, 44},
+    /* a primary with no bits against a secondary with bits it never saw:
+     * the secondary is the source (a primary is refused as target) */
+    {"44 bits on a secondary, primary here", {.current = A, .primary = true},
+     {.current = A, .bits = 7}, true, HG_TARGET_BM, 44},
+    /* ...unless both left one generation and converged on this one */
+    {"44 converged, primary here", {.current = A, .bitmap = B, .primary = true},
+     {.current = A, .bitmap = B, .bits = 7}, true, HG_SOURCE_BM, 44},
+    /* a secondary fed by a connected primary holds its data; the other one's
+     * bits may only mean its copy is uncertain (its log after a crash) */
+    {"45 fed by a primary here", {.current = A, .bits = 14, .fed = true}, {.current = A, .bits = 8059},
+     false, HG_SOURCE_BM, 45},
+    {"45 both fed: the primary resyncs each", {.current = A, .bits = 14, .fed = true},
+     {.current = A, .bits = 8059, .fed = true}, true, HG_NONE, 45},
     {"4 same data", {.current = A}, {.current = A}, true, HG_NONE, 4},
     {"4 primary bit ignored", {.current = A | UUID_PRIMARY}, {.current = A}, true, HG_NONE, 4},
     {"5 peer's bitmap is my current", {.current = A}, {.current = B, .bitmap = A}, true, HG_TARGET_BM, 5},
