@@ -100,6 +100,8 @@ void drbd_rx_barrier(struct drbd_conn *c, uint32_t epoch);
 void drbd_rx_data_request(struct drbd_conn *c, struct drbd_peer_dev *pd, uint64_t id, uint64_t off,
                           uint32_t len);
 void drbd_rx_conn_lost(struct drbd_conn *c);
+bool drbd_rx_queue_behind_writes(struct drbd_conn *c, struct drbd_peer_req *pr);
+void drbd_rs_read_admit(struct drbd_peer_req *pr);
 bool drbd_rx_writes_pending(const struct drbd_conn *c);
 /* A promotion waits for these: a late write of an old primary would land
  * over the new primary's data. */

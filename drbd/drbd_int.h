@@ -369,6 +369,7 @@ struct drbd_peer_req {
     bool drop_ack;                     /* the lost-barrier-ack defect picked this one */
     bool barrier;                      /* a queued BARRIER, not a write */
     uint32_t barrier_nr;
+    unsigned char dagtag[13];          /* resync read: the primary's write it waits for */
     int status;
     void *ctx;
     void (*done)(struct drbd_peer_req *pr);

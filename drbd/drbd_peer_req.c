@@ -316,10 +316,22 @@ static void rx_process_queue(struct drbd_conn *c)
             uint32_t nr = pr->barrier_nr;
             drbd_peer_req_free(pr);
             rx_apply_barrier(c, nr);
-        } else {
+        } else if (pr->kind == PR_APP_WRITE) {
             rx_apply_data(c, pr);
+        } else {
+            drbd_rs_read_admit(pr);
         }
     }
+}
+
+/* A request that must not overtake writes received before it: queued
+ * behind them while they wait for an epoch barrier.  False: none waits. */
+bool drbd_rx_queue_behind_writes(struct drbd_conn *c, struct drbd_peer_req *pr)
+{
+    if (!c->rx_gate && dl_empty(&c->rx_queue))
+        return false;
+    dl_add_tail(&c->rx_queue, &pr->link);
+    return true;
 }
 
 /* The lost-barrier-ack defect: pick, once per connection, the Nth write; its

@@ -521,9 +521,21 @@ void drbd_rx_rs_request(struct drbd_peer_dev *pd, unsigned type, struct drbd_rbu
     /* a resync read waits for overlapping writes in flight, and they for it */
     pr->ival = (struct drbd_ival){.off = off, .len = len, .kind = IVAL_RS_READ,
                                   .start = rs_read_start};
-    /* not before we have what the target got from the primary (drbd_peers.c) */
-    if (!drbd_rs_dagtag_wait(pd, pr, dagtag))
-        drbd_ival_submit(v, &pr->ival);
+    memcpy(pr->dagtag, dagtag, DRBD_DAGTAG_LEN);
+    /* and for the target's own writes that came before it on this stream
+     * but still wait behind an epoch barrier: read before them, the answer
+     * would carry older data than the target already wrote */
+    if (!drbd_rx_queue_behind_writes(pd->c, pr))
+        drbd_rs_read_admit(pr);
+}
+
+_Static_assert(sizeof(((struct drbd_peer_req *)0)->dagtag) == DRBD_DAGTAG_LEN, "dagtag size");
+
+/* Not before we have what the target got from the primary (drbd_peers.c). */
+void drbd_rs_read_admit(struct drbd_peer_req *pr)
+{
+    if (!drbd_rs_dagtag_wait(pr->pd, pr, pr->dagtag))
+        drbd_ival_submit(pr->pd->v, &pr->ival);
 }
 
 void drbd_rx_rs_write_ack(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
