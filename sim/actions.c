@@ -30,9 +30,20 @@ struct disk_lift {
     struct disk_lift *next;
 };
 
+/* A refused command to run again (retry=T). */
+struct retry {
+    struct sim *s;
+    size_t index;
+    struct retry *next;
+};
+
+#define RETRY_EVERY (500 * MTE_MSEC)
+
 struct actions_state {
     struct probe *probes;
     struct disk_lift *lifts;
+    struct retry *retries;
+    mte_time_t *first_try;         /* per scenario action: its first run, for retry= */
 };
 
 static struct actions_state *state(struct sim *s)
@@ -61,6 +72,12 @@ void actions_cleanup(struct sim *s)
         st->lifts = l->next;
         free(l);
     }
+    while (st->retries) {
+        struct retry *r = st->retries;
+        st->retries = r->next;
+        free(r);
+    }
+    free(st->first_try);
     free(st);
     s->actions_state = NULL;
 }
@@ -99,9 +116,48 @@ static struct sim_node *running_node(struct sim *s, const struct scn_action *a, 
 
 /* ---- drbd commands ---------------------------------------------------------------------- */
 
+static void drbd_done(struct sim *s, size_t index, int rc, const char *msg);
+
+static void retry_fire(void *arg)
+{
+    struct retry *r = arg;
+    if (!sim_stopped(r->s))
+        sdrbd_command(r->s, &r->s->scn->actions[r->index], r->index, drbd_done);
+}
+
+/* retry=T: a refused command runs again every RETRY_EVERY until T after the
+ * later of its first run and the end of the chaos window. */
+static bool retry_later(struct sim *s, const struct scn_action *a, size_t index, const char *msg)
+{
+    struct actions_state *st = state(s);
+    if (!a->retry || (a->flags & SCN_F_EXPECT_REFUSED))
+        return false;
+    if (!st->first_try) {
+        st->first_try = calloc(s->scn->nactions + 1, sizeof(*st->first_try));
+        if (!st->first_try)
+            abort();
+    }
+    mte_time_t now = mte_now(s->e);
+    if (!st->first_try[index])
+        st->first_try[index] = now;
+    if (now >= scn_liveness_due(s->scn, st->first_try[index], a->retry))
+        return false;
+    sim_trace(s, "%s %s refused (%s): again in %llu ms", scn_verb_name(a->verb), a->node, msg ? msg : "",
+              (unsigned long long)(RETRY_EVERY / MTE_MSEC));
+    struct retry *r = malloc(sizeof(*r));
+    if (!r)
+        abort();
+    *r = (struct retry){s, index, st->retries};
+    st->retries = r;
+    sim_schedule_call(s, now + RETRY_EVERY, retry_fire, r);
+    return true;
+}
+
 static void drbd_done(struct sim *s, size_t index, int rc, const char *msg)
 {
     const struct scn_action *a = &s->scn->actions[index];
+    if (rc && retry_later(s, a, index, msg))
+        return;
     if (a->flags & SCN_F_EXPECT_REFUSED) {
         if (!rc)
             sim_fail(s, "command-not-refused", a->node, -1, "%s:%d: %s %s succeeded, expected a refusal",

@@ -9,6 +9,9 @@
 #include "sim/sim_int.h"
 
 #define SETTLE MTE_SEC
+/* After drawn faults heal, connections come back within a few connect-int
+ * periods: I/O failing meanwhile is not yet an availability failure. */
+#define IO_ERROR_GRACE (5 * MTE_SEC)
 /* Events at one virtual instant beyond which the run is a livelock. */
 #define LIVELOCK_EVENTS 2000000u
 
@@ -183,8 +186,10 @@ static void resolve_expectations(struct sim *s)
         s->check_replicas = !e->off;
     if ((e = scn_expectation(scn, E_TWO_PRIMARIES_OK)))
         s->two_primaries_ok = !e->off;
-    if ((e = scn_expectation(scn, E_NO_IO_ERRORS)))
+    if ((e = scn_expectation(scn, E_NO_IO_ERRORS))) {
         s->no_io_errors = !e->off;
+        s->io_error_grace = e->bound ? e->bound : IO_ERROR_GRACE;
+    }
     if ((e = scn_expectation(scn, E_LEAK_CHECK)))
         s->leak_check = !e->off;
 }

@@ -89,6 +89,8 @@ enum scn_cond_kind { SCN_COND_STATE, SCN_COND_SYNCED, SCN_COND_CONNECTED, SCN_CO
 struct scn_cond_term {
     char key[24];
     char value[32];
+    char cmp;                /* '=' equal; '<' at most, '>' at least (sizes: num) */
+    uint64_t num;
 };
 struct scn_cond {
     enum scn_cond_kind kind;
@@ -147,6 +149,7 @@ struct scn_action {
     char text[128];          /* log text, or the expected refusal's words */
     struct scn_cond cond;
     mte_time_t timeout;      /* wait-for */
+    mte_time_t retry;        /* drbd verbs: a refusal is tried again for this long */
     int line;
 };
 

@@ -82,9 +82,15 @@ static int parse_drbd(struct scn_ctx *c, struct tokens *t, unsigned i, struct sc
         } else if (w[0] == '-') {
             return scn_error(c, "%s: unknown option '%s'", scn_verb_name(a->verb), w);
         } else if (lex_kv(t->tok[i], &k, &v)) {
+            if (!strcmp(k, "retry")) {
+                /* as a cluster manager would: the refusal may be a fault's */
+                if (lex_time(c, v, &a->retry))
+                    return -1;
+                continue;
+            }
             int rc = take_expect(c, k, v, a);
             if (rc > 0)
-                return scn_error(c, "%s: unknown setting '%s' (expected expect= or msg=)",
+                return scn_error(c, "%s: unknown setting '%s' (expected expect=, msg= or retry=)",
                                  scn_verb_name(a->verb), k);
             if (rc < 0)
                 return -1;
@@ -484,8 +490,11 @@ int scn_d_every(struct scn_ctx *c, struct tokens *t)
 
 static const char *const cond_keys[] = {
     "role", "disk", "quorum", "suspended", "connection", "replication", "peer-disk",
-    "peer-role", "out-of-sync", NULL,
+    "peer-role", "out-of-sync", "resync-total", NULL,
 };
+
+/* Keys holding a size, which may be compared: out-of-sync<=8M. */
+static bool size_key(const char *k) { return !strcmp(k, "out-of-sync") || !strcmp(k, "resync-total"); }
 
 static bool known_cond_key(const char *k)
 {
@@ -542,9 +551,18 @@ int scn_parse_cond(struct scn_ctx *c, struct tokens *t, unsigned i, unsigned end
                 return -1;
             continue;
         }
+        char cmp = '=';
+        size_t kl = strlen(k);
+        if (kl && (k[kl - 1] == '<' || k[kl - 1] == '>')) {
+            cmp = k[kl - 1];
+            k[kl - 1] = 0;
+        }
         if (!known_cond_key(k))
             return scn_error(c, "unknown state key '%s' (expected role, disk, quorum, suspended, "
-                             "connection, replication, peer-disk, peer-role or out-of-sync)", k);
+                             "connection, replication, peer-disk, peer-role, out-of-sync or "
+                             "resync-total)", k);
+        if (cmp != '=' && !size_key(k))
+            return scn_error(c, "'%s' is not a size: only out-of-sync and resync-total compare", k);
         if (cond->nterms == SCN_COND_MAX_TERMS)
             return scn_error(c, "at most %d key=value terms", SCN_COND_MAX_TERMS);
         struct scn_cond_term *term = &cond->terms[cond->nterms++];
@@ -552,8 +570,11 @@ int scn_parse_cond(struct scn_ctx *c, struct tokens *t, unsigned i, unsigned end
             return scn_error(c, "bad value for %s: '%s'", k, v);
         snprintf(term->key, sizeof(term->key), "%s", k);
         snprintf(term->value, sizeof(term->value), "%s", v);
+        term->cmp = cmp;
+        if (cmp != '=' && lex_size(c, v, &term->num))
+            return -1;
         bool peer_key = strcmp(k, "connection") == 0 || strcmp(k, "replication") == 0 ||
-                        strncmp(k, "peer-", 5) == 0 || strcmp(k, "out-of-sync") == 0;
+                        strncmp(k, "peer-", 5) == 0 || size_key(k);
         if (peer_key && !cond->peer[0])
             return scn_error(c, "'%s' is a connection's state: name the peer first (peer=NODE)", k);
     }

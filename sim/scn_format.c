@@ -115,6 +115,8 @@ static void put_drbd(struct line *l, const struct scn_action *a)
 
 static void put_expect(struct line *l, const struct scn_action *a)
 {
+    if (a->retry)
+        put_time(l, " retry=", a->retry);
     if (a->flags & SCN_F_EXPECT_REFUSED)
         put(l, " expect=refused");
     else if (a->flags & SCN_F_MAY_FAIL)
@@ -185,8 +187,10 @@ static void put_cond(struct line *l, const struct scn_cond *c)
             put(l, " %s", c->res);
         if (c->peer[0])
             put(l, " peer=%s", c->peer);
-        for (unsigned i = 0; i < c->nterms; i++)
-            put(l, " %s=%s", c->terms[i].key, c->terms[i].value);
+        for (unsigned i = 0; i < c->nterms; i++) {
+            const struct scn_cond_term *t = &c->terms[i];
+            put(l, " %s%s=%s", t->key, t->cmp == '<' ? "<" : t->cmp == '>' ? ">" : "", t->value);
+        }
         return;
     }
 }
@@ -319,7 +323,8 @@ static void write_expect(FILE *f, const struct scn_expect *e)
     }
     if (e->kind == E_TWO_PRIMARIES_OK)
         fprintf(f, " allowed");
-    if (e->kind == E_IO_LATENCY || e->kind == E_RESYNC_STALL || e->kind == E_SYNCED_AFTER) {
+    if (e->kind == E_IO_LATENCY || e->kind == E_RESYNC_STALL || e->kind == E_SYNCED_AFTER ||
+        (e->kind == E_NO_IO_ERRORS && e->bound)) {
         scn_format_time(e->bound, tb, sizeof(tb));
         fprintf(f, " within %s", tb);
     }

@@ -378,7 +378,7 @@ static int d_expect(struct scn_ctx *c, struct tokens *t)
     struct scenario *s = c->s;
     static const char usage[] =
         "expect no-lost-writes | replicas-identical | io-latency within T | two-primaries allowed | "
-        "resync-stall within T | synced within T after ACTION [NODE] | no-io-errors | leak-check "
+        "resync-stall within T | synced within T after ACTION [NODE] | no-io-errors [within T] | leak-check "
         "(any of them followed by 'off' to switch a default off)";
     if (want_args(c, t, 2, usage))
         return -1;
@@ -400,6 +400,11 @@ static int d_expect(struct scn_ctx *c, struct tokens *t)
     } else if (kind == E_IO_LATENCY || kind == E_RESYNC_STALL || kind == E_SYNCED_AFTER) {
         if (i + 1 >= t->n || strcmp(t->tok[i], "within"))
             return scn_error(c, "expected: expect %s within TIME", t->tok[1]);
+        if (lex_time(c, t->tok[i + 1], &e->bound))
+            return -1;
+        i += 2;
+    } else if (kind == E_NO_IO_ERRORS && i + 1 < t->n && !strcmp(t->tok[i], "within")) {
+        /* how long after drawn faults heal I/O may still fail (reconnects) */
         if (lex_time(c, t->tok[i + 1], &e->bound))
             return -1;
         i += 2;

@@ -275,11 +275,17 @@ static bool term_matches(const struct scn_cond_term *t, const struct drbd_volume
     else if (!strcmp(k, "replication")) have = p ? drbd_repl_name(p->repl) : "none";
     else if (!strcmp(k, "peer-disk")) have = p ? drbd_disk_name(p->disk) : "none";
     else if (!strcmp(k, "peer-role")) have = p ? drbd_role_name(p->role) : "none";
-    else if (!strcmp(k, "out-of-sync")) {
-        snprintf(buf, sizeof(buf), "%llu", p ? (unsigned long long)p->out_of_sync : 0ull);
+    else if (!strcmp(k, "out-of-sync") || !strcmp(k, "resync-total")) {
+        uint64_t n = !p ? 0 : !strcmp(k, "out-of-sync") ? p->out_of_sync : p->resync_total;
+        snprintf(buf, sizeof(buf), "%llu", (unsigned long long)n);
         have = buf;
-        if (!strcmp(t->value, ">0"))
-            return p && p->out_of_sync > 0 ? true : (snprintf(seen, len, "out-of-sync=0"), false);
+        bool ok = t->cmp == '<' ? n <= t->num : t->cmp == '>' ? n >= t->num : false;
+        if (t->cmp != '=' || !strcmp(t->value, ">0")) {
+            ok = ok || (!strcmp(t->value, ">0") && n > 0);
+            if (!ok)
+                snprintf(seen, len, "%s=%llu", k, (unsigned long long)n);
+            return ok;
+        }
     }
     if (have && !strcasecmp(have, t->value))
         return true;

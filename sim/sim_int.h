@@ -65,6 +65,7 @@ struct sim {
     /* expectations, resolved with their defaults */
     mte_time_t io_bound, stall_bound;
     bool check_lost, check_replicas, two_primaries_ok, no_io_errors, leak_check;
+    mte_time_t io_error_grace;     /* no-io-errors: failures still spared after the chaos window */
     /* the realized schedule: every action as executed, and which one it was */
     struct scn_action *log;
     size_t *log_index;

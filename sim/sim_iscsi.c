@@ -381,7 +381,33 @@ static bool ini_node_crashed(struct sim_wl *w, struct sim_node *sn)
     return true;
 }
 
+struct session_of {
+    const char *initiator;
+    bool found;
+};
+
+static void match_session(void *arg, const struct scst_session_info *info)
+{
+    struct session_of *m = arg;
+    m->found |= !strcmp(info->initiator, m->initiator);
+}
+
+/* The initiator logged out or dropped its connection; the target closes the
+ * session (and lets go of the device) only when it has seen that. */
+static bool ini_still_held(const struct sim_wl *w, char *why, size_t len)
+{
+    const struct ini_state *st = w->be_state;
+    struct sim_node *tn = sim_node_find(w->sim, w->node);
+    struct session_of m = {.initiator = st->initiator};
+    if (st->initiator[0] && tn && tn->n && tn->exp && tn->exp->core)
+        scst_foreach_session(tn->exp->core, match_session, &m);
+    if (m.found)
+        snprintf(why, len, "workload %s: %s still has its session open", w->decl->name, w->node);
+    return m.found;
+}
+
 static const struct wl_backend_ops iscsi_ops = {
+    .still_held = ini_still_held,
     .name = "iscsi",
     .state_size = sizeof(struct ini_state),
     .attach = ini_attach,

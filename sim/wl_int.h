@@ -38,6 +38,9 @@ struct wl_backend_ops {
      * backend still completes the workload's in-flight I/O (an initiator on a
      * live node fails its commands itself). */
     bool (*node_crashed)(struct sim_wl *w, struct sim_node *sn);
+    /* Detached, does anything of the workload still hold the device where it
+     * lives (an iSCSI session the target has not closed yet)?  NULL: no. */
+    bool (*still_held)(const struct sim_wl *w, char *why, size_t len);
 };
 
 enum wl_attach_state { WL_DETACHED, WL_ATTACHING, WL_ATTACHED };

@@ -377,7 +377,7 @@ void wl_io_done(struct wl_io *io, int status)
         /* availability is not promised while drawn faults are about (a
          * failed disk cut off from its peer fails I/O): only afterwards */
         const struct scenario *scn = w->sim->scn;
-        bool chaos = scn->chaos_until && io->issued <= scn->chaos_until &&
+        bool chaos = scn->chaos_until && io->issued <= scn->chaos_until + w->sim->io_error_grace &&
                      mte_now(w->sim->e) >= scn->chaos_from;
         if (w->sim->no_io_errors && !chaos)
             sim_fail(w->sim, "io-error", w->node, io->op == UMC_OP_FLUSH ? -1 : (int64_t)(io->offset / 512),
@@ -440,7 +440,7 @@ void wl_stop(struct sim_wl *w)
 bool wl_stopped(const struct sim_wl *w, char *why, size_t len)
 {
     if (!w->active && !w->sweeping && !w->inflight && w->attach == WL_DETACHED)
-        return true;
+        return !w->be->still_held || !w->be->still_held(w, why, len);
     snprintf(why, len, "workload %s is %s with %u I/Os in flight", w->decl->name,
              w->active ? "running" : "stopping", w->inflight);
     return false;

@@ -28,6 +28,9 @@ MALFORMED = [
     ("duplicate_node", HEAD + "node alice 10.0.0.9\n", 5, "declared twice"),
     ("fault_needs_rate", HEAD + "fault partition duration=1s..2s\n", 5, "rate=R/s is needed"),
     ("peer_key_needs_peer", HEAD + "at 1s wait-for alice connection=Connected\n", 5, "name the peer"),
+    ("compare_needs_a_size_key", HEAD + "at 1s wait-for alice role<=Primary\n", 5, "not a size"),
+    ("compare_needs_a_size", HEAD + "at 1s wait-for alice peer=bob out-of-sync<=lots\n", 5, "expected a size"),
+    ("bad_chaos", HEAD + "chaos from 3s until 1s\n", 5, "must not be before"),
     ("resource_without_node",
      HEAD + "resource r9 <<END\nresource r9 { on zed { node-id 0; } }\nEND\n", 5, "no 'on NODE' section"),
 ]

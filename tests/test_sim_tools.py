@@ -81,6 +81,63 @@ def failing_seed(bins, path, seeds=range(1, 40)):
     pytest.fail("no failing seed")
 
 
+# Disk stalls drawn in a window: the run knows when the last one has healed.
+HEALED = """\
+scenario healed
+duration 12s
+node alice 10.0.0.1
+disk alice size=8M latency=100us
+fault disk-stall nodes=alice rate=2/s duration=300ms..900ms from 1s until 4s
+at 0.5s wait-for healed timeout=1s
+after 0s log "the faults are over"
+"""
+
+
+def chaos_window(schedule_text):
+    m = re.search(r"^chaos from ([\d.]+)(m?s) until ([\d.]+)(m?s)$", schedule_text, re.M)
+    assert m, schedule_text[:2000]
+    scale = {"s": 1.0, "ms": 1e-3}
+    return float(m.group(1)) * scale[m.group(2)], float(m.group(3)) * scale[m.group(4)]
+
+
+def test_chaos_window_recorded_and_liveness_judged_after_it(bins, tmp_path):
+    """The schedule records the window of the drawn faults; `wait-for healed`
+    holds at its end, and its 1 s timeout runs from there, not from the start."""
+    path = write(tmp_path, "h.scn", HEALED)
+    sched, trace = tmp_path / "sched.scn", tmp_path / "trace.txt"
+    p = scstsim(bins, "run", path, "--seed", 3, "--schedule-out", sched, "--trace", trace)
+    assert p.returncode == 0, p.stdout + p.stderr
+    start, end = chaos_window(sched.read_text())
+    assert 1.0 <= start < 4.0 < end, (start, end)
+    held = [float(l.split()[0]) for l in trace.read_text().splitlines() if "holds: wait-for healed" in l]
+    assert held and end <= held[0] < end + 0.2, (held, end)
+    rep = scstsim(bins, "replay", sched)
+    assert verdict(rep).group(0) == verdict(p).group(0)
+
+
+def test_failing_schedule_keeps_what_never_ran(bins, tmp_path):
+    """A run stops at its failure; its schedule still holds the rest of the
+    script, so a replay after a fix plays all of it."""
+    path = write(tmp_path, "p.scn", PLANT + "at 3s log \"after the failure\"\n")
+    sched = tmp_path / "sched.scn"
+    p = scstsim(bins, "run", path, "--schedule-out", sched)
+    assert p.returncode == 1 and verdict(p).group(7) == "corrupt-read"
+    assert float(verdict(p).group(8)) < 3.0
+    assert 'at 3s log "after the failure"' in sched.read_text()
+
+
+def test_watch_traces_one_sector_outside_the_hash(bins, tmp_path):
+    path = write(tmp_path, "d.scn", DISK)
+    trace = tmp_path / "t.txt"
+    plain = scstsim(bins, "run", path, "--seed", 2)
+    watched = scstsim(bins, "run", path, "--seed", 2, "--watch", 8, "--trace", trace)
+    assert verdict(watched).group(4) == verdict(plain).group(4)
+    lines = [l for l in trace.read_text().splitlines() if " watch: " in l]
+    assert any("workload w1: WRITE id" in l for l in lines), lines[:5]
+    assert any("alice tcmu000: write [" in l and "holds write" in l for l in lines), lines[:5]
+    assert any("power loss undid" in l or "holds" in l for l in lines)
+
+
 def test_pass_line_and_exit_code(bins, tmp_path):
     p = scstsim(bins, "run", write(tmp_path, "d.scn", DISK), "--seed", 4)
     m = verdict(p)

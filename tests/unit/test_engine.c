@@ -338,6 +338,43 @@ static void moderation_off_never_naps(void **state)
     }
 }
 
+struct spinner {
+    struct mte_engine *e;
+    int spins, livelocks;
+    mte_time_t at;
+};
+
+static void spin(void *arg)
+{
+    struct spinner *sp = arg;
+    sp->spins++;
+    mte_defer(sp->e, sp, spin, sp); /* polls for ever: time never moves on */
+}
+
+static void livelocked(void *arg)
+{
+    struct spinner *sp = arg;
+    sp->livelocks++;
+    sp->at = mte_now(sp->e);
+    mte_stop(sp->e);
+}
+
+/* Something that polls with deferred calls never lets virtual time move on:
+ * the engine reports it (once) instead of running for ever. */
+static void livelock_is_reported(void **state)
+{
+    struct spinner sp = {.e = mte_engine_new(MTE_CLOCK_VIRTUAL, 5)};
+    mte_set_livelock_limit(sp.e, 1000, livelocked, &sp);
+    struct mte_timer t;
+    mte_timer_init(&t, spin, &sp, &sp);
+    mte_timer_arm(sp.e, &t, 3 * MTE_SEC);
+    mte_run_until(sp.e, 10 * MTE_SEC);
+    assert_int_equal(sp.livelocks, 1);
+    assert_int_equal(sp.at, 3 * MTE_SEC);
+    assert_true(sp.spins >= 998 && sp.spins <= 1000);
+    mte_engine_free(sp.e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +392,7 @@ int main(void)
         cmocka_unit_test(moderation_exploits_longer_while_nothing_changes),
         cmocka_unit_test(moderation_measures_again_when_the_load_changes),
         cmocka_unit_test(moderation_off_never_naps),
+        cmocka_unit_test(livelock_is_reported),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
