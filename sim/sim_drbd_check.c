@@ -32,7 +32,10 @@ static void check_resource_roles(struct sim *s, const struct scn_resource *r)
             if (sdrbd_volume(s->nodes[j].drbd, r->name, 0, &b) || b.role != DRBD_ROLE_PRIMARY)
                 continue;
             const char *na = s->nodes[i].decl->name, *nb = s->nodes[j].decl->name;
-            bool connected = peer_connected(&a, nb) || peer_connected(&b, na);
+            /* both must see the connection: a side that has not yet noticed
+             * a partition still says Connected while the other, which has,
+             * may be promoted (no fencing, no quorum: a split brain) */
+            bool connected = peer_connected(&a, nb) && peer_connected(&b, na);
             bool both_quorate = quorum && a.quorum && b.quorum;
             if (connected || both_quorate)
                 sim_fail(s, "two-primaries", nb, -1, "%s: %s and %s are both Primary%s", r->name, na, nb,
