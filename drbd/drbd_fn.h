@@ -233,6 +233,7 @@ struct drbd_uuid_side {
     bool crashed_primary;
     bool primary;
     bool fed;                          /* a secondary replicating from a connected primary */
+    bool lost_quorum;                  /* lost quorum while primary since it was last in sync */
     uint64_t bits;                     /* out-of-sync bits toward the other */
 };
 int drbd_uuid_compare(const struct drbd_uuid_side *self, const struct drbd_uuid_side *peer,

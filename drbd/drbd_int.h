@@ -165,7 +165,8 @@ enum {
     MDF_WAS_UP_TO_DATE = 1u << 2,
     MDF_CRASHED_PRIMARY = 1u << 3,
     MDF_AL_CLEAN = 1u << 4,
-    MDF_ALL = (1u << 5) - 1,
+    MDF_LOST_QUORUM = 1u << 5,         /* lost quorum while primary: its last writes failed */
+    MDF_ALL = (1u << 6) - 1,
 };
 enum { MDF_PEER_FULL_SYNC = 1u << 0, MDF_PEER_ALL = 1u };
 
@@ -412,7 +413,8 @@ enum {
     PSF_BUG_NO_RESTART = 1u << 3,
     PSF_WAS_PRIMARY = 1u << 4,         /* current UUID made while primary */
     PSF_FED_BY_PRIMARY = 1u << 5,      /* replicating from a connected primary */
-    PSF_ALL = (1u << 6) - 1,
+    PSF_LOST_QUORUM = 1u << 6,         /* MDF_LOST_QUORUM */
+    PSF_ALL = (1u << 7) - 1,
 };
 
 enum drbd_sync_kind { SYNC_NONE, SYNC_SOURCE, SYNC_TARGET };

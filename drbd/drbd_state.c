@@ -213,10 +213,19 @@ void drbd_quorum_update(struct drbd_resource *r)
         umc_info(r->node, DRBD_COMP, "%s: quorum %s (%d of %d nodes)", r->cfg->name,
                  have ? "regained" : "lost", present, total);
     for (int i = 0; i < r->nvols; i++) {
+        struct drbd_volume *v = r->vols[i];
+        /* its writes from now on fail or wait: should the majority promote
+         * another node, this one is the one to discard (DRBD's lost-quorum
+         * rule); it stays marked until it is in sync with a peer again */
+        if (!have && r->role == DRBD_ROLE_PRIMARY && v->have_md && v->backing_open &&
+            !(v->md.flags & MDF_LOST_QUORUM)) {
+            drbd_md_set_flag(v, MDF_LOST_QUORUM, true);
+            drbd_md_sync(v, NULL, NULL);
+        }
         if (have)
-            drbd_vol_resume_suspended(r->vols[i]);
+            drbd_vol_resume_suspended(v);
         else if (r->cfg->opts.on_no_quorum == ONQ_IO_ERROR)
-            drbd_vol_fail_suspended(r->vols[i]);
+            drbd_vol_fail_suspended(v);
     }
 }
 
@@ -283,8 +292,8 @@ bool drbd_fed_by_primary(const struct drbd_volume *v)
         return false;
     for (int i = 0; i < r->nconns; i++) {
         const struct drbd_peer_dev *pd = &r->conns[i]->pds[v->idx];
-        if (r->conns[i]->peer_role == DRBD_ROLE_PRIMARY && pd->repl == DRBD_R_ESTABLISHED &&
-            drbd_conn_established(r->conns[i]))
+        /* (also while we resync it: its writes reach us all the same) */
+        if (r->conns[i]->peer_role == DRBD_ROLE_PRIMARY && drbd_pd_replicating(pd))
             return true;
     }
     return false;

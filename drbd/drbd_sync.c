@@ -274,6 +274,7 @@ static void target_finish(struct drbd_peer_dev *pd, const struct drbd_peer_state
     if (bm && bm->set)
         drbd_bm_clear_all(bm);
     drbd_md_set_flag(v, MDF_CRASHED_PRIMARY, false);
+    drbd_md_set_flag(v, MDF_LOST_QUORUM, false);
     bool was_dependent = pd->pause_dep;
     pd->pause_dep = false;
     drbd_set_repl(pd, DRBD_R_ESTABLISHED);
@@ -294,7 +295,11 @@ static void adopt_current(struct drbd_peer_dev *pd, uint64_t uuid)
 {
     struct drbd_volume *v = pd->v;
     struct drbd_resource *r = v->res;
-    if (!v->have_md || v->disk != DRBD_D_UP_TO_DATE || pd->repl != DRBD_R_ESTABLISHED ||
+    /* (also the source of the peer's resync: its writes reach us all the same,
+     * and a UUID that did not follow them would hide our newer data) */
+    bool follows = pd->repl == DRBD_R_ESTABLISHED || pd->repl == DRBD_R_SYNC_SOURCE ||
+                   pd->repl == DRBD_R_PAUSED_SYNC_S;
+    if (!v->have_md || v->disk != DRBD_D_UP_TO_DATE || !follows ||
         (v->md.current_uuid & ~UUID_PRIMARY) == (uuid & ~UUID_PRIMARY))
         return;
     /* the sender has the new data unless it has no disk (a new generation

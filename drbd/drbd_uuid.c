@@ -117,15 +117,24 @@ int drbd_uuid_compare(const struct drbd_uuid_side *self, const struct drbd_uuid_
         return HG_TARGET_FULL;
     if (in_history(self->history, p))
         return HG_SOURCE_FULL;
-    *rule = 10;
-    if (sb && sb == pb)
-        return HG_SPLIT_BRAIN_AUTO;
-    *rule = 11;
+    /* 10/11 split brain; 50/51: unless one side is a primary that lost
+     * quorum: the majority went on without it, its writes since failed */
+    bool one_lost = self->lost_quorum != peer->lost_quorum;
+    bool split = sb && sb == pb, common = false;
     for (int i = -1; i < DRBD_HISTORY; i++) {
         uint64_t mine = U(i < 0 ? self->bitmap : self->history[i]);
-        if (mine && (mine == pb || in_history(peer->history, mine)))
-            return HG_SPLIT_BRAIN;
+        common |= mine && (mine == pb || in_history(peer->history, mine));
     }
+    *rule = split ? 10 : 11;
+    if ((split || common) && one_lost) {
+        *rule += 40;
+        int hg = split ? HG_TARGET_BM : HG_TARGET_FULL;
+        return self->lost_quorum ? hg : -hg;
+    }
+    if (split)
+        return HG_SPLIT_BRAIN_AUTO;
+    if (common)
+        return HG_SPLIT_BRAIN;
     *rule = 12;
     return HG_UNRELATED;
 }
@@ -247,6 +256,7 @@ static void side_self(const struct drbd_peer_dev *pd, struct drbd_uuid_side *s)
     s->crashed_primary = v->md.flags & MDF_CRASHED_PRIMARY;
     s->primary = v->res->role == DRBD_ROLE_PRIMARY;
     s->fed = drbd_fed_by_primary(v);
+    s->lost_quorum = v->md.flags & MDF_LOST_QUORUM;
     const struct drbd_bitmap *bm = drbd_pd_bm(pd);
     s->bits = bm ? bm->set : 0;
 }
@@ -261,6 +271,7 @@ static void side_peer(const struct drbd_peer_dev *pd, struct drbd_uuid_side *s)
     s->crashed_primary = ps->flags & PSF_CRASHED_PRIMARY;
     s->primary = ps->role == DRBD_ROLE_PRIMARY;
     s->fed = ps->flags & PSF_FED_BY_PRIMARY;
+    s->lost_quorum = ps->flags & PSF_LOST_QUORUM;
     s->bits = ps->bits;
 }
 
@@ -271,12 +282,19 @@ static void decide_drop(struct drbd_decision *d, bool standalone, const char *wh
     snprintf(d->why, sizeof(d->why), "%s", why);
 }
 
-/* Sync by disk states: one side Inconsistent, the other not. */
+/* Sync by disk states: one side Inconsistent, the other not.  Not a primary
+ * that is Inconsistent: it is resyncing from a source that holds its writes,
+ * which are the newest there are; made the target of another node it would
+ * read that node's older blocks (it waits until it is UpToDate instead). */
 static int by_disk_states(struct drbd_peer_dev *pd, int hg)
 {
     enum drbd_disk_state mine = pd->v->disk, peer = pd->ps.disk;
     if (!((mine == DRBD_D_INCONSISTENT && peer > DRBD_D_INCONSISTENT) ||
           (peer == DRBD_D_INCONSISTENT && mine > DRBD_D_INCONSISTENT)))
+        return hg;
+    bool inconsistent_primary = mine == DRBD_D_INCONSISTENT ? pd->v->res->role == DRBD_ROLE_PRIMARY
+                                                            : pd->ps.role == DRBD_ROLE_PRIMARY;
+    if (inconsistent_primary)
         return hg;
     bool full = hg == HG_SPLIT_BRAIN || abs(hg) == 2;
     int nhg = mine > DRBD_D_INCONSISTENT ? 1 : -1;
@@ -380,6 +398,14 @@ void drbd_sync_decide(struct drbd_peer_dev *pd, struct drbd_decision *d)
         return;
     }
     hg = by_disk_states(pd, hg);
+    if (abs(hg) == 100 && v->disk <= DRBD_D_INCONSISTENT && pd->ps.disk <= DRBD_D_INCONSISTENT) {
+        /* two resync targets, each with its source's sync UUID: no split
+         * brain (a write that reached only an Inconsistent disk is never
+         * acknowledged), but no source either; not sticky: once one of
+         * them is UpToDate the next attempt decides */
+        decide_drop(d, false, "Both sides are Inconsistent: no resync between them yet");
+        return;
+    }
     if (abs(hg) == 100)
         hg = resolve_split_brain(pd, hg, d);
     if (abs(hg) == 100) {
@@ -389,7 +415,8 @@ void drbd_sync_decide(struct drbd_peer_dev *pd, struct drbd_decision *d)
     if ((hg > 0 && v->disk <= DRBD_D_INCONSISTENT) || (hg < 0 && pd->ps.disk <= DRBD_D_INCONSISTENT)) {
         /* not sticky: once a resync with another peer makes us consistent, the
          * next attempt (after connect-int) goes through */
-        decide_drop(d, false, "I shall become SyncSource, but I am inconsistent!");
+        decide_drop(d, false, hg > 0 ? "I shall become SyncSource, but I am inconsistent!"
+                                     : "The peer shall become SyncSource, but it is inconsistent!");
         return;
     }
     bool fresh = v->fresh_attach || (pd->ps.flags & PSF_FRESH_ATTACH);
@@ -416,6 +443,10 @@ bool drbd_apply_decision(struct drbd_peer_dev *pd, int hg, int rule, unsigned fl
     struct drbd_volume *v = pd->v;
     pd->decided = true;
     pd->peer_disk = pd->ps.disk;
+    if (hg >= 0 && v->have_md && (v->md.flags & MDF_LOST_QUORUM)) {
+        drbd_md_set_flag(v, MDF_LOST_QUORUM, false); /* our data stands */
+        drbd_md_sync(v, NULL, NULL);
+    }
     if (hg < 0 && r->role == DRBD_ROLE_PRIMARY && v->disk >= DRBD_D_CONSISTENT) {
         if ((flags & (DEC_MAY_DEMOTE | DEC_VIOLENT)) && !drbd_res_open_for_write(r)) {
             umc_warn(r->node, DRBD_COMP, "%s: Successfully gave up primary role.", r->cfg->name);

@@ -357,6 +357,11 @@ static const struct uuid_case uuid_cases[] = {
      HG_SPLIT_BRAIN_AUTO, 10},
     {"11 split brain, common history", {.current = B, .bitmap = D, .history = {E, A}},
      {.current = C, .bitmap = E}, true, HG_SPLIT_BRAIN, 11},
+    /* a primary that lost quorum since: the majority went on, it is discarded */
+    {"50 split brain, here lost quorum", {.current = B, .bitmap = A, .lost_quorum = true},
+     {.current = C, .bitmap = A}, true, HG_TARGET_BM, 50},
+    {"51 split brain, the peer lost quorum", {.current = B, .bitmap = D, .history = {E, A}},
+     {.current = C, .bitmap = E, .lost_quorum = true}, true, HG_SOURCE_FULL, 51},
     {"12 unrelated", {.current = B, .bitmap = D}, {.current = C, .bitmap = E}, true, HG_UNRELATED, 12},
 };
 

@@ -204,6 +204,87 @@ static void secondary_relays_to_unreachable_peer(void **state)
     world_free(&w);
 }
 
+/* bob and carol left alice at different data generations; they resync from
+ * alice at once, each with its own sync UUID, while cut off from each other.
+ * When they meet mid-way, both Inconsistent, they are no split brain: the
+ * handshake waits until one is UpToDate, and all three end in sync. */
+static void two_resync_targets_meet(void **state)
+{
+    struct world w;
+    world_init(&w, 86, 3, 1, 32 * MIB, "  disk { c-plan-ahead 0; resync-rate 2M; }\n"
+               "  net { connect-int 1; ping-int 1; ping-timeout 5; }\n", true);
+    capture_trace(&w);
+    bring_up(&w);
+    run_for(&w, MTE_SEC);
+    assert_int_equal(cmd_full(&w, 0, "primary", NULL, -1, true, false, NULL, 0), 0);
+    assert_true(wait_in_sync(&w, 0, 120 * MTE_SEC));
+    assert_int_equal(open_dev(&w, 0, 0, true), 0);
+    assert_int_equal(cmd(&w, 1, "disconnect"), 0);
+    assert_int_equal(write_blocks(&w, 0, 0, 0, 1000, 21), 0);
+    assert_int_equal(cmd(&w, 2, "disconnect"), 0);
+    assert_int_equal(write_blocks(&w, 0, 0, 2000, 2000, 22), 0);
+    faultnet_partition(w.fn, "bob", "carol", FAULTNET_BOTH);
+    assert_int_equal(cmd(&w, 1, "connect"), 0);
+    assert_int_equal(cmd(&w, 2, "connect"), 0);
+    run_for(&w, 500 * MTE_MSEC);
+    assert_int_equal(vinfo(&w, 1, 0).disk, DRBD_D_INCONSISTENT);
+    assert_int_equal(vinfo(&w, 2, 0).disk, DRBD_D_INCONSISTENT);
+    faultnet_heal(w.fn, "bob", "carol");
+    assert_true(wait_in_sync(&w, 0, 60 * MTE_SEC));
+    assert_false(traced(&w, "Split-Brain detected"));
+    all_same(&w);
+    close_dev(&w, 0, 0, true);
+    world_free(&w);
+}
+
+/* A Primary that is a SyncTarget (Inconsistent, resyncing from carol) meets
+ * alice, who lost quorum as Primary and is behind, but UpToDate: she has not
+ * met carol yet.  "By disk states" must not make the Inconsistent Primary
+ * the target of stale alice (that resync would carry alice's old copies of
+ * bob's new blocks over them): the handshake waits until bob is UpToDate,
+ * then alice resyncs from bob. */
+static void inconsistent_primary_not_target_of_stale_node(void **state)
+{
+    struct world w;
+    world_init(&w, 87, 3, 1, 32 * MIB, "  disk { c-plan-ahead 0; resync-rate 2M; }\n"
+               "  net { connect-int 1; ping-int 1; ping-timeout 5; }\n"
+               "  options { quorum majority; on-no-quorum io-error; }\n", true);
+    capture_trace(&w);
+    bring_up(&w);
+    run_for(&w, MTE_SEC);
+    assert_int_equal(cmd_full(&w, 0, "primary", NULL, -1, true, false, NULL, 0), 0);
+    assert_true(wait_in_sync(&w, 0, 120 * MTE_SEC));
+    isolate_alice(&w);
+    run_for(&w, 10 * MTE_SEC);
+    assert_false(vinfo(&w, 0, 0).quorum);
+    assert_int_equal(cmd(&w, 0, "secondary"), 0);
+    /* bob throws its data away and resyncs from carol; promoted meanwhile */
+    assert_int_equal(cmd(&w, 1, "invalidate"), 0);
+    run_for(&w, 200 * MTE_MSEC);
+    assert_int_equal(vinfo(&w, 1, 0).disk, DRBD_D_INCONSISTENT);
+    assert_int_equal(cmd(&w, 1, "primary"), 0);
+    assert_int_equal(open_dev(&w, 1, 0, true), 0);
+    assert_int_equal(write_blocks(&w, 1, 0, 300, 4, 31), 0);
+    faultnet_heal(w.fn, "alice", "bob");
+    run_for(&w, 3 * MTE_SEC);
+    assert_int_equal(vinfo(&w, 0, 0).disk, DRBD_D_UP_TO_DATE);
+    /* alice is behind bob, but bob cannot be a source yet: no resync */
+    assert_true(traced(&w, "alice drbd: ERROR: drbd1 bob: The peer shall become SyncSource, but it is inconsistent!"));
+    assert_false(traced(&w, "due to disk states"));
+    assert_int_equal(vinfo(&w, 1, 0).disk, DRBD_D_INCONSISTENT);
+    unsigned char got[4096], want[4096];
+    fill_block(want, 31, 301);
+    struct io io;
+    io_start(&io, dev_of(&w, 1, 0), UMC_OP_READ, 301 * 4096, got, 4096, 0);
+    assert_int_equal(io_wait(&w, &io, 10 * MTE_SEC), 0);
+    assert_memory_equal(got, want, 4096);
+    close_dev(&w, 1, 0, true);
+    faultnet_heal(w.fn, "alice", "carol");
+    assert_true(wait_in_sync(&w, 0, 120 * MTE_SEC));
+    all_same(&w);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +293,8 @@ int main(void)
         cmocka_unit_test(quorum_loss_io_error),
         cmocka_unit_test(quorum_loss_suspend_io),
         cmocka_unit_test(lost_primary_reconcile),
+        cmocka_unit_test(two_resync_targets_meet),
+        cmocka_unit_test(inconsistent_primary_not_target_of_stale_node),
         cmocka_unit_test(secondary_relays_to_unreachable_peer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
