@@ -101,6 +101,7 @@ struct drbd_peer_info {
     enum drbd_disk_state disk;   /* the peer's disk, as we know it */
     uint64_t out_of_sync;        /* bytes marked out of sync for this peer */
     uint64_t resync_total;       /* bytes this resync set out to move */
+    char last_drop[96];          /* why the connection last went down ("" never) */
 };
 
 struct drbd_volume_info {

@@ -492,6 +492,7 @@ struct drbd_conn {
     enum drbd_conn_state cstate;
     enum drbd_role peer_role;
     bool want_standalone;              /* admin disconnect: stay StandAlone */
+    char last_drop[96];                /* why the connection last went down */
     bool discard_my_data;              /* connect --discard-my-data */
     bool handshake_done;               /* HELLO exchanged and every volume decided */
     bool own_verdict_done;             /* the higher id checked for a refusal itself */

@@ -554,6 +554,7 @@ static void fill_info(struct drbd_volume *v, struct drbd_volume_info *out)
         p->disk = pd->peer_disk;
         p->out_of_sync = drbd_pd_oos_bytes(pd);
         p->resync_total = pd->rs_total;
+        snprintf(p->last_drop, sizeof(p->last_drop), "%s", c->last_drop);
     }
 }
 

@@ -470,6 +470,7 @@ void drbd_conn_drop(struct drbd_conn *c, enum drbd_conn_state why, const char *r
         return;
     }
     umc_warn(r->node, DRBD_COMP, "%s %s: %s", r->cfg->name, c->name, reason);
+    snprintf(c->last_drop, sizeof(c->last_drop), "%s", reason);
     /* a session the handshake ended (refused, or the peer did) is retried
      * after connect-int, not at once: both sides would just refuse again */
     bool refused = !c->handshake_done;

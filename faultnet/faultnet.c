@@ -224,6 +224,17 @@ const struct faultnet_link *fn_link_params(const struct fn_link *l)
 
 bool fn_link_blocked(const struct fn_link *l) { return l->partitions || l->clogged; }
 
+bool faultnet_first_cut(const struct faultnet *fn, const char **a, const char **b)
+{
+    for (const struct fn_link *l = fn->links; l; l = l->next)
+        if (fn_link_blocked(l) || l->blackholes) {
+            *a = l->src->name;
+            *b = l->dst->name;
+            return true;
+        }
+    return false;
+}
+
 int faultnet_set_link(struct faultnet *fn, const char *a, const char *b,
                       const struct faultnet_link *link)
 {

@@ -93,6 +93,10 @@ struct faultnet_fault {
 /* Apply f at f->at (or now, if that has passed).  -ENOENT for an unknown host. */
 int faultnet_schedule(struct faultnet *fn, const struct faultnet_fault *f);
 
+/* A link on which nothing gets through now (a partition, clog or blackhole
+ * in either direction): its two hosts in *a and *b.  false if none. */
+bool faultnet_first_cut(const struct faultnet *fn, const char **a, const char **b);
+
 /* ---- statistics ------------------------------------------------------------------ */
 
 /* connects: attempts that reached the network; refused, timeouts: how some

@@ -169,9 +169,12 @@ static void synced_volume(void *arg, const struct drbd_volume_info *v)
         if (p->conn != DRBD_C_CONNECTED || p->repl != DRBD_R_ESTABLISHED || p->out_of_sync ||
             p->disk != DRBD_D_UP_TO_DATE) {
             c->ok = false;
-            snprintf(c->why, c->len, "%s with %s: %s %s peer-disk %s, %llu bytes out of sync",
+            /* (why it is down tells one stall from another, for a shrink too) */
+            bool down = p->conn != DRBD_C_CONNECTED && p->last_drop[0];
+            snprintf(c->why, c->len, "%s with %s: %s %s peer-disk %s, %llu bytes out of sync%s%s%s",
                      v->resource, p->name, drbd_conn_name(p->conn), drbd_repl_name(p->repl),
-                     drbd_disk_name(p->disk), (unsigned long long)p->out_of_sync);
+                     drbd_disk_name(p->disk), (unsigned long long)p->out_of_sync,
+                     down ? " (last dropped: " : "", down ? p->last_drop : "", down ? ")" : "");
             return;
         }
     }
@@ -225,17 +228,23 @@ void sdrbd_note_action(struct sim *s, const struct scn_action *a)
 /* at_end: the run is over, so a promise not kept yet is broken. */
 void sdrbd_check_deadlines(struct sim *s, bool at_end)
 {
-    char why[256] = "";
+    char why[384] = "";
     if (!s->deadlines || sdrbd_all_synced(s, "", why, sizeof(why))) {
         sdrbd_deadlines_free(s);
         return;
     }
+    /* a cut the script left standing is the schedule's doing, not DRBD's:
+     * say so (and a shrink that drops a heal is not the same failure) */
+    const char *a, *b;
+    char cut[160] = "";
+    if (faultnet_first_cut(s->net, &a, &b))
+        snprintf(cut, sizeof(cut), " (the link %s-%s is still cut)", a, b);
     for (struct sdrbd_deadline *d = s->deadlines; d; d = d->next) {
         if (mte_now(s->e) < d->due && !at_end)
             continue;
-        sim_fail(s, "resync-done", NULL, -1, "%s:%d: not in sync %s %.3fs after '%s': %s", s->scn->path,
-                 d->line, at_end ? "at the end of the run, due by" : "by", (double)d->due / MTE_SEC,
-                 d->what, why);
+        sim_fail(s, "resync-done", NULL, -1, "%s:%d: not in sync %s %.3fs after '%s': %s%s",
+                 s->scn->path, d->line, at_end ? "at the end of the run, due by" : "by",
+                 (double)d->due / MTE_SEC, d->what, why, cut);
         return;
     }
 }

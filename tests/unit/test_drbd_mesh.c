@@ -271,6 +271,9 @@ static void inconsistent_primary_not_target_of_stale_node(void **state)
     /* alice is behind bob, but bob cannot be a source yet: no resync */
     assert_true(traced(&w, "alice drbd: ERROR: drbd1 bob: The peer shall become SyncSource, but it is inconsistent!"));
     assert_false(traced(&w, "due to disk states"));
+    struct drbd_volume_info a = vinfo(&w, 0, 0);
+    assert_string_equal(a.peers[0].name, "bob");
+    assert_string_equal(a.peers[0].last_drop, "The peer shall become SyncSource, but it is inconsistent!");
     assert_int_equal(vinfo(&w, 1, 0).disk, DRBD_D_INCONSISTENT);
     unsigned char got[4096], want[4096];
     fill_block(want, 31, 301);

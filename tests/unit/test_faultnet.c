@@ -473,6 +473,32 @@ static void clog_lifts_by_itself(void **state)
     world_fini(&w);
 }
 
+/* The harness asks which link is cut (a stall it can blame on the schedule). */
+static void first_cut_names_a_cut_link(void **state)
+{
+    struct world w;
+    struct faultnet_params p = params_with(MTE_MSEC, 0, 0);
+    world_init(&w, 12, &p);
+    const char *a = NULL, *b = NULL;
+    assert_false(faultnet_first_cut(w.fn, &a, &b));
+    assert_int_equal(faultnet_slow(w.fn, "alice", "bob", &p.link), 0);
+    assert_false(faultnet_first_cut(w.fn, &a, &b)); /* slow is not cut */
+    assert_int_equal(faultnet_blackhole(w.fn, "bob", "alice", FAULTNET_A_TO_B), 0);
+    assert_true(faultnet_first_cut(w.fn, &a, &b));
+    assert_string_equal(a, "bob");
+    assert_string_equal(b, "alice");
+    assert_int_equal(faultnet_heal(w.fn, "alice", "bob"), 0);
+    assert_int_equal(faultnet_clog(w.fn, "alice", "bob", FAULTNET_BOTH, 50 * MTE_MSEC), 0);
+    assert_true(faultnet_first_cut(w.fn, &a, &b));
+    mte_run_until(w.e, now(&w) + 51 * MTE_MSEC);
+    assert_false(faultnet_first_cut(w.fn, &a, &b));
+    assert_int_equal(faultnet_partition(w.fn, "alice", "bob", FAULTNET_BOTH), 0);
+    assert_true(faultnet_first_cut(w.fn, &a, &b));
+    faultnet_heal_all(w.fn);
+    assert_false(faultnet_first_cut(w.fn, &a, &b));
+    world_fini(&w);
+}
+
 static void blackhole_loses_stream_but_new_connection_works(void **state)
 {
     struct world w;
@@ -815,6 +841,7 @@ int main(void)
         cmocka_unit_test(partition_holds_until_heal),
         cmocka_unit_test(one_way_partition_blocks_one_direction),
         cmocka_unit_test(clog_lifts_by_itself),
+        cmocka_unit_test(first_cut_names_a_cut_link),
         cmocka_unit_test(blackhole_loses_stream_but_new_connection_works),
         cmocka_unit_test(connect_times_out_into_blackhole),
         cmocka_unit_test(connect_waits_out_a_partition),
