@@ -458,7 +458,8 @@ struct drbd_peer_dev {
     bool rs_done_sent;
     bool ov_marked;                    /* verify set bits: they wait for a reconnect */
     bool rs_new_bits;                  /* source: bits came that the target does not know */
-    bool rc_source;                    /* we are to resync it after a lost primary */
+    bool rc_source;                    /* we are to resync it (after a lost primary, or
+                                          the bits a waiting resync left us) */
     bool keep_uuids;                   /* a bitmap resync between peers: no sync UUID */
     /* statistics */
     uint64_t sent_bytes, recv_bytes;

@@ -187,8 +187,10 @@ void drbd_rs_resume_dependent(struct drbd_peer_dev *pd)
 }
 
 /* The active resync of v ended.  finished: the volume is UpToDate now, so the
- * waiting ones end too (their sources hold the same data); else the first
- * waiting one starts. */
+ * waiting ones whose sources hold the same data (current UUID) end too; one
+ * whose source is at another generation (the active source moved on while it
+ * waited) is no longer a resync in that direction: the handshake decides
+ * again.  Not finished: the first waiting one starts. */
 void drbd_rs_dependents(struct drbd_volume *v, bool finished)
 {
     struct drbd_resource *r = v->res;
@@ -198,6 +200,12 @@ void drbd_rs_dependents(struct drbd_volume *v, bool finished)
             continue;
         if (pd->repl != DRBD_R_PAUSED_SYNC_T && pd->repl != DRBD_R_SYNC_TARGET) {
             pd->pause_dep = false;
+            continue;
+        }
+        if (finished && (pd->ps.current_uuid & ~UUID_PRIMARY) != (v->md.current_uuid & ~UUID_PRIMARY)) {
+            pd->pause_dep = false;
+            drbd_conn_drop(pd->c, DRBD_C_NETWORK_FAILURE,
+                           "the waiting resync's source holds another data generation now");
             continue;
         }
         if (finished) {
@@ -268,6 +276,24 @@ static void rs_req_landed(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
         rs_req_forget(pd, q);
 }
 
+/* Answers still on their way for [off, off+len) would land after a write
+ * that is newer.  (One already landing was queued before it: it lands first.) */
+static void answers_stale(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
+{
+    if (!pd->rs_reqs.next)
+        return;
+    for (struct drbd_link *l = pd->rs_reqs.next; l != &pd->rs_reqs; l = l->next) {
+        struct rs_req *q = dl_entry(l, struct rs_req, link);
+        if (!q->arrived && q->off < off + len && off < q->off + q->len)
+            q->stale = true;
+    }
+}
+
+static bool pd_is_target(const struct drbd_peer_dev *pd)
+{
+    return pd->repl == DRBD_R_SYNC_TARGET || pd->repl == DRBD_R_PAUSED_SYNC_T;
+}
+
 /* An app write reaches a resync target: answers in flight for it are stale,
  * and the blocks it covers whole are current here; fetching them from the
  * source later could bring back older data (a source that is not the
@@ -279,16 +305,27 @@ void drbd_rs_note_app_write(struct drbd_volume *v, uint64_t off, uint64_t len)
     for (int i = 0; i < r->nconns; i++) {
         struct drbd_peer_dev *pd = &r->conns[i]->pds[v->idx];
         struct drbd_bitmap *bm = pd_bitmap(pd);
-        if (bm && end > first && (pd->repl == DRBD_R_SYNC_TARGET || pd->repl == DRBD_R_PAUSED_SYNC_T))
+        if (bm && end > first && pd_is_target(pd))
             drbd_bm_clear_range(bm, first, end - 1);
-        if (!pd->rs_reqs.next)
+        answers_stale(pd, off, len);
+    }
+}
+
+/* An answer from one source lands: the other resyncs this volume is a target
+ * of (one waits for this one) may hold other data there.  Their answers on
+ * the way are stale, and the blocks are to fetch again should one of them
+ * run after all (this source went away). */
+static void note_answer_lands(struct drbd_peer_dev *from, uint64_t off, uint64_t len)
+{
+    struct drbd_resource *r = from->v->res;
+    for (int i = 0; i < r->nconns; i++) {
+        struct drbd_peer_dev *pd = &r->conns[i]->pds[from->v->idx];
+        struct drbd_bitmap *bm = pd_bitmap(pd);
+        if (pd == from || !pd_is_target(pd))
             continue;
-        /* (an answer already landing was queued before this write: it lands first) */
-        for (struct drbd_link *l = pd->rs_reqs.next; l != &pd->rs_reqs; l = l->next) {
-            struct rs_req *q = dl_entry(l, struct rs_req, link);
-            if (!q->arrived && q->off < off + len && off < q->off + q->len)
-                q->stale = true;
-        }
+        if (bm)
+            drbd_bm_set_range(bm, off / DRBD_BLOCK, (off + len - 1) / DRBD_BLOCK);
+        answers_stale(pd, off, len);
     }
 }
 
@@ -665,6 +702,7 @@ int drbd_rx_rs_data(struct drbd_peer_dev *pd, unsigned type, struct drbd_rbuf *r
         drbd_resync_kick(pd);
         return 0;
     }
+    note_answer_lands(pd, off, len);
     if (type == P_RS_CSUM_REPLY) {
         int rc = apply_csum_reply(pd, off, len, payload + 12, mlen, payload + 12 + mlen,
                                   plen - 12 - mlen);

@@ -259,6 +259,27 @@ void drbd_sync_finish_source(struct drbd_peer_dev *pd)
     drbd_state_changed(v->res);
 }
 
+/* The source's bitmap UUIDs name generations its data descends from (a peer
+ * that missed its writes since); ours does now too.  In our history a node
+ * still at one of them finds it is behind us (rule 9: a full resync), not a
+ * split brain.  Never in history[0]: rule 6 would read it as a resync we
+ * began to that node and trust our bitmap, which lacks the source's bits. */
+static void inherit_ancestors(struct drbd_volume *v, const struct drbd_peer_state *src)
+{
+    for (int i = 0; i < DRBD_MAX_NODES; i++) {
+        uint64_t u = src->bitmap_uuid[i] & ~UUID_PRIMARY;
+        bool known = !u || i == v->res->my_id || u == (src->current_uuid & ~UUID_PRIMARY);
+        int slot = DRBD_HISTORY - 1;
+        for (int h = DRBD_HISTORY - 1; h >= 0 && !known; h--) {
+            known = (v->md.history[h] & ~UUID_PRIMARY) == u;
+            if (h && !v->md.history[h])
+                slot = h;
+        }
+        if (!known)
+            v->md.history[slot] = u;
+    }
+}
+
 static void target_finish(struct drbd_peer_dev *pd, const struct drbd_peer_state *src)
 {
     struct drbd_volume *v = pd->v;
@@ -266,16 +287,22 @@ static void target_finish(struct drbd_peer_dev *pd, const struct drbd_peer_state
     resync_done_log(pd);
     uint64_t replaced = v->md.current_uuid;
     memcpy(v->md.history, src->history, sizeof(v->md.history));
+    inherit_ancestors(v, src);
     if ((replaced & ~UUID_PRIMARY) != (src->current_uuid & ~UUID_PRIMARY))
         keep_replaced_current(v, pd->c->peer_id);
     v->md.current_uuid = (src->current_uuid & ~UUID_PRIMARY) |
                          (v->res->role == DRBD_ROLE_PRIMARY ? UUID_PRIMARY : 0);
     v->md.bitmap_uuid[pd->c->peer_id] = 0;
-    if (bm && bm->set)
+    bool was_dependent = pd->pause_dep;
+    /* ended by another source of this data generation: what we fetched from
+     * that one and what we wrote ourselves may differ from this source, and
+     * are newer; the bits stay, we are their source now (the next tick) */
+    if (bm && bm->set && !was_dependent)
         drbd_bm_clear_all(bm);
+    else if (bm && bm->set)
+        pd->rc_source = true;
     drbd_md_set_flag(v, MDF_CRASHED_PRIMARY, false);
     drbd_md_set_flag(v, MDF_LOST_QUORUM, false);
-    bool was_dependent = pd->pause_dep;
     pd->pause_dep = false;
     drbd_set_repl(pd, DRBD_R_ESTABLISHED);
     struct drbd_peer_dev *next = was_dependent ? NULL : drbd_rs_primary_dependent(pd);
