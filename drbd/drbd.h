@@ -112,6 +112,7 @@ struct drbd_volume_info {
     enum drbd_role role;         /* the resource's */
     enum drbd_disk_state disk;
     bool quorum, suspended;
+    bool client;                 /* configured without a disk ("disk none") */
     uint64_t size;               /* usable bytes */
     uint64_t current_uuid;
     int npeers;

@@ -538,6 +538,7 @@ static void fill_info(struct drbd_volume *v, struct drbd_volume_info *out)
     out->role = r->role;
     out->disk = v->disk;
     out->quorum = r->have_quorum;
+    out->client = !v->cfg->disk[0];
     out->suspended = !dl_empty(&v->susp_wait);
     out->size = v->bdev->size;
     out->current_uuid = v->have_md ? v->md.current_uuid : 0;

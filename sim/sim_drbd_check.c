@@ -145,11 +145,12 @@ struct synced_ctx {
     struct sim *s;
 };
 
-static bool peer_running_with(struct sim *s, const char *peer, const char *res)
+/* The peer's own view of res, if it runs it. */
+static bool peer_running_with(struct sim *s, const char *peer, const char *res,
+                              struct drbd_volume_info *out)
 {
     struct sim_node *pn = sim_node_find(s, peer);
-    struct drbd_volume_info tmp;
-    return pn && pn->n && !sdrbd_volume(pn->drbd, res, 0, &tmp);
+    return pn && pn->n && !sdrbd_volume(pn->drbd, res, 0, out);
 }
 
 static void synced_volume(void *arg, const struct drbd_volume_info *v)
@@ -157,17 +158,19 @@ static void synced_volume(void *arg, const struct drbd_volume_info *v)
     struct synced_ctx *c = arg;
     if (!c->ok || (c->res[0] && strcmp(c->res, v->resource)))
         return;
-    if (v->disk != DRBD_D_UP_TO_DATE) {
+    /* a diskless client is in sync once connected to every disk */
+    if (v->disk != DRBD_D_UP_TO_DATE && !(v->client && v->disk == DRBD_D_DISKLESS)) {
         c->ok = false;
         snprintf(c->why, c->len, "%s is %s", v->resource, drbd_disk_name(v->disk));
         return;
     }
     for (int i = 0; i < v->npeers; i++) {
         const struct drbd_peer_info *p = &v->peers[i];
-        if (!peer_running_with(c->s, p->name, v->resource))
+        struct drbd_volume_info pv;
+        if (!peer_running_with(c->s, p->name, v->resource, &pv))
             continue;
-        if (p->conn != DRBD_C_CONNECTED || p->repl != DRBD_R_ESTABLISHED || p->out_of_sync ||
-            p->disk != DRBD_D_UP_TO_DATE) {
+        bool disk_ok = p->disk == DRBD_D_UP_TO_DATE || (pv.client && p->disk == DRBD_D_DISKLESS);
+        if (p->conn != DRBD_C_CONNECTED || p->repl != DRBD_R_ESTABLISHED || p->out_of_sync || !disk_ok) {
             c->ok = false;
             /* (why it is down tells one stall from another, for a shrink too) */
             bool down = p->conn != DRBD_C_CONNECTED && p->last_drop[0];
@@ -223,6 +226,14 @@ void sdrbd_note_action(struct sim *s, const struct scn_action *a)
         d->next = s->deadlines;
         s->deadlines = d;
     }
+}
+
+mte_time_t sdrbd_last_due(const struct sim *s)
+{
+    mte_time_t last = 0;
+    for (const struct sdrbd_deadline *d = s->deadlines; d; d = d->next)
+        last = d->due > last ? d->due : last;
+    return last;
 }
 
 /* at_end: the run is over, so a promise not kept yet is broken. */
@@ -338,14 +349,15 @@ static bool state_holds(struct sim *s, const struct scn_cond *c, char *why, size
 
 static bool all_connected(struct sim *s, const char *res, char *why, size_t len)
 {
-    struct drbd_volume_info v;
+    struct drbd_volume_info v, pv;
     for (size_t i = 0; i < s->nnodes; i++) {
         for (size_t r = 0; r < s->scn->nresources; r++) {
             const char *name = s->scn->resources[r].name;
             if ((res[0] && strcmp(res, name)) || sdrbd_volume(s->nodes[i].drbd, name, 0, &v))
                 continue;
             for (int k = 0; k < v.npeers; k++) {
-                if (!peer_running_with(s, v.peers[k].name, name) || v.peers[k].conn == DRBD_C_CONNECTED)
+                if (!peer_running_with(s, v.peers[k].name, name, &pv) ||
+                    v.peers[k].conn == DRBD_C_CONNECTED)
                     continue;
                 snprintf(why, len, "%s: %s with %s is %s", name, s->nodes[i].decl->name, v.peers[k].name,
                          drbd_conn_name(v.peers[k].conn));
@@ -421,11 +433,12 @@ void sdrbd_check_replicas(struct sim *s, const char *res, bool at_end)
         const char *name = s->scn->resources[r].name;
         if (res[0] && strcmp(res, name))
             continue;
+        /* (a diskless client holds no replica) */
         for (size_t i = 0; i < s->nnodes && !sim_stopped(s); i++) {
-            if (sdrbd_volume(s->nodes[i].drbd, name, 0, &a))
+            if (sdrbd_volume(s->nodes[i].drbd, name, 0, &a) || a.client)
                 continue;
             for (size_t j = i + 1; j < s->nnodes && !sim_stopped(s); j++)
-                if (!sdrbd_volume(s->nodes[j].drbd, name, 0, &b))
+                if (!sdrbd_volume(s->nodes[j].drbd, name, 0, &b) && !b.client)
                     compare_pair(s, &s->nodes[i], &s->nodes[j], &a, &b, at_end);
         }
     }

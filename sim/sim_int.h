@@ -182,6 +182,8 @@ int sdrbd_device_role(struct sim_node *sn, const char *dev);
 int sdrbd_location(struct sim *s, struct sim_node *sn, const char *dev, struct sim_location *loc);
 void sdrbd_check_commands(struct sim *s);      /* a command drbd never answers */
 void sdrbd_check_deadlines(struct sim *s, bool at_end); /* "synced within T after" */
+/* The latest time a "synced within T after" promise still pending is due (0: none). */
+mte_time_t sdrbd_last_due(const struct sim *s);
 void sdrbd_run_free(struct sim *s);
 /* Until when node from replicated to node to (MTE_TIME_NEVER: it still does,
  * or it crashed while it did; 0: never).  Not drbd: MTE_TIME_NEVER. */

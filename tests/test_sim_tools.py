@@ -115,6 +115,46 @@ def test_chaos_window_recorded_and_liveness_judged_after_it(bins, tmp_path):
     assert verdict(rep).group(0) == verdict(p).group(0)
 
 
+# A resync promised late in the run is still running when the run's duration ends.
+LATE_PROMISE = """\
+scenario late-promise
+duration 5.2s
+node alice 10.0.0.1
+node bob 10.0.0.2
+disk alice size=2M latency=100us
+disk bob size=2M latency=100us
+resource r0 <<END
+resource r0 {
+  net { protocol C; ping-int 1; ping-timeout 5; connect-int 1; }
+  disk { c-plan-ahead 0; resync-rate 512K; c-min-rate 0k; }
+  on alice { node-id 0; address 10.0.0.1:7788;
+             volume 0 { device drbd1 minor 1; disk tcmu000; meta-disk internal; } }
+  on bob   { node-id 1; address 10.0.0.2:7788;
+             volume 0 { device drbd1 minor 1; disk tcmu000; meta-disk internal; } }
+}
+END
+workload w1 node=alice dev=drbd1 read=0% bs=4K iops=500 qd=4 span=1M
+expect synced within 10s after connect
+at 0s create-md alice bob
+after 0s up alice bob
+at 1s primary alice --force
+after 0s wait-for synced timeout=10s
+after 0s disconnect bob
+after 0s start w1
+after 1s stop w1
+after 0s wait-for stopped w1
+after 0s connect bob
+"""
+
+
+def test_promise_made_late_is_judged_when_due(bins, tmp_path):
+    """A "synced within T" promise outlives the duration: the run goes on
+    until the resync is done (or T is over), and only then judges it."""
+    p = scstsim(bins, "run", write(tmp_path, "late.scn", LATE_PROMISE))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert float(verdict(p).group(5)) > 5.2 + 1.0  # past the duration and the settling second
+
+
 def test_failing_schedule_keeps_what_never_ran(bins, tmp_path):
     """A run stops at its failure; its schedule still holds the rest of the
     script, so a replay after a fix plays all of it."""
