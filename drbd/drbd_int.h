@@ -414,7 +414,8 @@ enum {
     PSF_WAS_PRIMARY = 1u << 4,         /* current UUID made while primary */
     PSF_FED_BY_PRIMARY = 1u << 5,      /* replicating from a connected primary */
     PSF_LOST_QUORUM = 1u << 6,         /* MDF_LOST_QUORUM */
-    PSF_ALL = (1u << 7) - 1,
+    PSF_CLIENT = 1u << 7,              /* configured without a disk: never has data */
+    PSF_ALL = (1u << 8) - 1,
 };
 
 enum drbd_sync_kind { SYNC_NONE, SYNC_SOURCE, SYNC_TARGET };
@@ -454,6 +455,7 @@ struct drbd_peer_dev {
     mte_time_t rs_start, rs_paused_at, rs_paused_total;
     uint64_t ov_start, ov_pos, ov_left, ov_found;
     struct drbd_link rs_reqs;          /* target: resync requests in flight */
+    struct drbd_link rs_sent;          /* source: answers read, not yet acknowledged */
     uint64_t rs_next_id;
     bool rs_done_sent;
     bool ov_marked;                    /* verify set bits: they wait for a reconnect */

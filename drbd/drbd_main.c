@@ -369,6 +369,7 @@ static void peer_dev_init(struct drbd_conn *c, int i)
     pd->repl = DRBD_R_OFF;
     pd->peer_disk = DRBD_D_UNKNOWN;
     dl_init(&pd->rs_reqs);
+    dl_init(&pd->rs_sent);
 }
 
 static struct drbd_conn *conn_new(struct drbd_resource *r, const struct drbd_cfg_conn *cc, int idx)

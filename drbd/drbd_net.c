@@ -451,8 +451,9 @@ void drbd_conn_free_session(struct drbd_conn *c)
     c->peer_role = DRBD_ROLE_UNKNOWN;
     for (int i = 0; i < r->nvols; i++) {
         struct drbd_volume *v = r->vols[i];
-        /* a peer that had our data misses what comes next: a new data generation */
-        if (r->role == DRBD_ROLE_PRIMARY && v->have_md && was_replicating[i])
+        /* a peer that had our data misses what comes next: a new data
+         * generation (a diskless primary names it for the disks it writes to) */
+        if (r->role == DRBD_ROLE_PRIMARY && was_replicating[i])
             v->uuid_rotate_pending = true;
         if (v->have_md && v->backing_open && !r->going_down)
             drbd_bm_writeback(v, NULL, NULL);

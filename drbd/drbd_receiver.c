@@ -48,6 +48,15 @@ static int rx_state(struct drbd_conn *c, struct drbd_peer_dev *pd, struct drbd_r
     return 0;
 }
 
+/* A diskless client exposes the size of its peers' disks: the first one to
+ * tell sets it (disks of different sizes refuse each other's connection). */
+static void client_learns_size(struct drbd_peer_dev *pd)
+{
+    struct drbd_volume *v = pd->v;
+    if (!v->have_md && !v->bdev->size && pd->ps.size && pd->ps.disk >= DRBD_D_INCONSISTENT)
+        drbd_vol_set_size(v, pd->ps.size);
+}
+
 static void peer_role_seen(struct drbd_conn *c, enum drbd_role role)
 {
     if (c->peer_role == role)
@@ -320,6 +329,7 @@ int drbd_rx_dispatch(struct drbd_conn *c, unsigned type, unsigned vol, unsigned 
         bool renegotiate = pd->decided;
         if ((pd->got_state && !pd->decided) || rx_state(c, pd, &r, true))
             return -EPROTO;
+        client_learns_size(pd);
         if (renegotiate)
             drbd_pd_renegotiate(pd, false);
         pd->got_state = true;

@@ -450,8 +450,8 @@ void drbd_set_out_of_sync_missing(struct drbd_volume *v, uint64_t off, uint64_t 
     for (int i = 0; i < r->nconns; i++) {
         struct drbd_conn *c = r->conns[i];
         struct drbd_peer_dev *pd = &c->pds[v->idx];
-        if (c == except || drbd_pd_replicating(pd))
-            continue;
+        if (c == except || drbd_pd_replicating(pd) || (pd->ps.flags & PSF_CLIENT))
+            continue; /* (a diskless client holds no copy to be out of sync) */
         set_bits(v->bm[c->peer_id], off, len);
         if (drbd_pd_syncing(pd))
             pd->rs_new_bits = true; /* after the bitmap exchange: the next resync */

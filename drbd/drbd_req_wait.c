@@ -13,16 +13,25 @@ static void uuid_rotated(void *arg, int rc)
     drbd_req_resume_waiters(v, &v->uuid_wait);
 }
 
+/* A diskless primary has no meta-data to keep a UUID in: it names the new
+ * generation, and the disks it writes to adopt it (each keeps the old one
+ * for the peers that miss the writes, as a primary with a disk would). */
 static void uuid_rotate(struct drbd_volume *v)
 {
-    drbd_uuid_new_current(v, false);
+    if (v->have_md)
+        drbd_uuid_new_current(v, false);
+    else
+        v->exposed_uuid = drbd_uuid_random(v);
     struct drbd_resource *r = v->res;
     for (int i = 0; i < r->nconns; i++) {
         struct drbd_peer_dev *pd = &r->conns[i]->pds[v->idx];
         if (drbd_pd_replicating(pd))
             drbd_send_uuids(pd, pd->peer_disk == DRBD_D_UP_TO_DATE ? UUIDS_ADOPT : UUIDS_INFO);
     }
-    drbd_md_sync(v, uuid_rotated, v);
+    if (v->have_md)
+        drbd_md_sync(v, uuid_rotated, v);
+    else
+        uuid_rotated(v, 0);
 }
 
 /* The first write after losing a peer starts a new data generation; the
@@ -32,7 +41,9 @@ static void uuid_rotate(struct drbd_volume *v)
 static bool req_wait_uuid(struct drbd_req *req)
 {
     struct drbd_volume *v = req->v;
-    if (!v->uuid_rotate_pending || !v->have_md || !v->backing_open)
+    bool disk_ready = v->have_md && v->backing_open;
+    bool client = !v->have_md && v->res->role == DRBD_ROLE_PRIMARY;
+    if (!v->uuid_rotate_pending || !(disk_ready || client))
         return false;
     dl_add_tail(&v->uuid_wait, &req->wait_link);
     if (v->uuid_rotating)

@@ -21,6 +21,15 @@ struct rs_req {
     bool arrived;                      /* answered; its write is landing */
 };
 
+/* An answer the source read and sent: its bits clear when the target says
+ * the data landed, unless a write the target does not get changed the
+ * blocks after the read (the answer is older than that write). */
+struct rs_sent {
+    struct drbd_link link;
+    uint64_t off, len;
+    bool overtaken;
+};
+
 /* ---- the rate controller -------------------------------------------------------------------- */
 
 void drbd_rs_ctl_reset(struct drbd_peer_dev *pd)
@@ -37,6 +46,26 @@ void drbd_rs_free_reqs(struct drbd_peer_dev *pd)
         struct rs_req *q = dl_entry(pd->rs_reqs.next, struct rs_req, link);
         dl_del(&q->link);
         umc_free(pd->c->res->node, q);
+    }
+    if (!pd->rs_sent.next)
+        dl_init(&pd->rs_sent);
+    while (!dl_empty(&pd->rs_sent)) {
+        struct rs_sent *e = dl_entry(pd->rs_sent.next, struct rs_sent, link);
+        dl_del(&e->link);
+        umc_free(pd->c->res->node, e);
+    }
+}
+
+/* A write pd's peer will not get marked [off, off+len) for it: answers
+ * already read for those blocks carry older data. */
+void drbd_rs_note_missed_write(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
+{
+    if (!pd->rs_sent.next)
+        return;
+    for (struct drbd_link *l = pd->rs_sent.next; l != &pd->rs_sent; l = l->next) {
+        struct rs_sent *e = dl_entry(l, struct rs_sent, link);
+        if (e->off < off + len && off < e->off + e->len)
+            e->overtaken = true;
     }
 }
 
@@ -521,6 +550,9 @@ static void rs_read_done(struct drbd_lio *lio)
         }
         pd->sent_bytes += pr->len;
         pr->buf = NULL; /* the send queue owns it */
+        struct rs_sent *e = umc_alloc(v->res->node, sizeof(*e));
+        *e = (struct rs_sent){.off = pr->off, .len = pr->len};
+        dl_add_tail(&pd->rs_sent, &e->link);
     }
     drbd_ival_done(v, &pr->ival);
     drbd_peer_req_free(pr);
@@ -578,7 +610,18 @@ void drbd_rs_read_admit(struct drbd_peer_req *pr)
 void drbd_rx_rs_write_ack(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
 {
     struct drbd_bitmap *bm = pd_bitmap(pd);
-    if (bm)
+    bool overtaken = false;
+    for (struct drbd_link *l = pd->rs_sent.next; l != &pd->rs_sent; l = l->next) {
+        struct rs_sent *e = dl_entry(l, struct rs_sent, link);
+        if (e->off == off && e->len == len) {
+            overtaken = e->overtaken;
+            dl_del(&e->link);
+            umc_free(pd->c->res->node, e);
+            break;
+        }
+    }
+    /* (an overtaken answer leaves its bits for the next resync) */
+    if (bm && !overtaken)
         drbd_bm_clear_range(bm, off / DRBD_BLOCK, (off + len - 1) / DRBD_BLOCK);
     pd->rs_done += len;
 }

@@ -292,8 +292,11 @@ bool drbd_fed_by_primary(const struct drbd_volume *v)
         return false;
     for (int i = 0; i < r->nconns; i++) {
         const struct drbd_peer_dev *pd = &r->conns[i]->pds[v->idx];
-        /* (also while we resync it: its writes reach us all the same) */
-        if (r->conns[i]->peer_role == DRBD_ROLE_PRIMARY && drbd_pd_replicating(pd))
+        /* (also while we resync it, or it has no disk: its writes reach us
+         * all the same) */
+        bool writes_reach_us = pd->c->cstate == DRBD_C_CONNECTED && pd->decided &&
+                               pd->repl >= DRBD_R_ESTABLISHED && pd->repl != DRBD_R_AHEAD;
+        if (r->conns[i]->peer_role == DRBD_ROLE_PRIMARY && writes_reach_us)
             return true;
     }
     return false;
@@ -364,8 +367,11 @@ void drbd_promote_now(struct drbd_resource *r, bool force)
     r->role = DRBD_ROLE_PRIMARY;
     for (int i = 0; i < r->nvols; i++) {
         struct drbd_volume *v = r->vols[i];
-        if (!v->have_md)
+        if (!v->have_md) {
             drbd_exposed_follow_peers(v);
+            for (int j = 0; j < r->nconns; j++)
+                v->uuid_rotate_pending |= !drbd_pd_replicating(&r->conns[j]->pds[i]);
+        }
         if (!v->have_md || !v->backing_open)
             continue;
         bool forced_up = force && v->disk != DRBD_D_UP_TO_DATE && !drbd_have_uptodate_peer(v);

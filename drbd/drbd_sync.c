@@ -244,10 +244,13 @@ void drbd_sync_finish_source(struct drbd_peer_dev *pd)
     if (pd->repl != DRBD_R_SYNC_SOURCE && pd->repl != DRBD_R_PAUSED_SYNC_S)
         return;
     resync_done_log(pd);
-    /* bits set while we synced (writes of a primary the target does not get)
-     * stay for the next resync */
+    /* bits set while we synced (writes of a primary the target does not get,
+     * answers such a write overtook) stay for the next resync, at the next
+     * tick, whoever is primary by then */
     if (bm && bm->set && !pd->rs_new_bits)
         drbd_bm_clear_all(bm);
+    else if (bm && bm->set)
+        pd->rc_source = true;
     pd->rs_new_bits = false;
     drbd_uuid_set_bitmap(v, pd->c->peer_id, 0);
     drbd_md_set_flag(v, MDF_CRASHED_PRIMARY, false);

@@ -443,6 +443,9 @@ bool drbd_apply_decision(struct drbd_peer_dev *pd, int hg, int rule, unsigned fl
     struct drbd_volume *v = pd->v;
     pd->decided = true;
     pd->peer_disk = pd->ps.disk;
+    struct drbd_bitmap *client_bm = pd->ps.flags & PSF_CLIENT ? drbd_pd_bm(pd) : NULL;
+    if (client_bm && client_bm->set)
+        drbd_bm_clear_all(client_bm); /* marked before we knew it has no disk */
     if (hg >= 0 && v->have_md && (v->md.flags & MDF_LOST_QUORUM)) {
         drbd_md_set_flag(v, MDF_LOST_QUORUM, false); /* our data stands */
         drbd_md_sync(v, NULL, NULL);

@@ -385,6 +385,8 @@ static uint32_t my_state_flags(const struct drbd_peer_dev *pd)
         f |= PSF_WAS_PRIMARY;
     if (drbd_fed_by_primary(v))
         f |= PSF_FED_BY_PRIMARY;
+    if (!v->cfg->disk[0])
+        f |= PSF_CLIENT;
     if (v->have_md && (v->md.flags & MDF_LOST_QUORUM))
         f |= PSF_LOST_QUORUM;
     return f;
