@@ -16,6 +16,7 @@ struct shrinker {
     uint64_t seed;
     char invariant[64];
     char shape[512];                   /* the failure's words, numbers left out */
+    bool keep_script;                  /* a check of the script: drop only faults */
     unsigned runs;
     mte_time_t fail_time;
 };
@@ -74,27 +75,62 @@ static struct scenario *realize_by_running(const struct scenario *s, uint64_t se
     return out;
 }
 
-static struct scenario *without(const struct scenario *s, size_t from, size_t to)
+/* What an assert, a wait or a command checks is the script's own premise:
+ * from such a failure only the faults around it (actions that may fail:
+ * the drawn ones, and scripted faults marked expect=any) are dropped. */
+static bool script_check(const char *invariant)
+{
+    static const char *const names[] = {"assert", "wait-timeout", "command-failed",
+                                        "command-not-refused", "command-refused-differently",
+                                        "command-hang", "replicas-not-synced", "script-unfinished"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(invariant, names[i]))
+            return true;
+    return false;
+}
+
+static bool droppable(const struct shrinker *sh, const struct scn_action *a)
+{
+    return !sh->keep_script || (a->flags & SCN_F_MAY_FAIL);
+}
+
+/* s without the droppable actions from the first-th to the last-th (exclusive). */
+static struct scenario *without(const struct shrinker *sh, const struct scenario *s, size_t first,
+                                size_t last)
 {
     struct scenario *c = scn_clone(s);
-    memmove(&c->actions[from], &c->actions[to], (c->nactions - to) * sizeof(*c->actions));
-    c->nactions -= to - from;
+    size_t k = 0, n = 0;
+    for (size_t i = 0; i < s->nactions; i++) {
+        bool drop = droppable(sh, &s->actions[i]) && k >= first && k < last;
+        k += droppable(sh, &s->actions[i]);
+        if (!drop)
+            c->actions[n++] = s->actions[i];
+    }
+    c->nactions = n;
     return c;
 }
 
-/* ddmin over the action list: try dropping each of n chunks. */
+static size_t count_droppable(const struct shrinker *sh, const struct scenario *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nactions; i++)
+        n += droppable(sh, &s->actions[i]);
+    return n;
+}
+
+/* ddmin over the (droppable) actions: try dropping each of n chunks. */
 static struct scenario *drop_actions(struct shrinker *sh, struct scenario *s)
 {
     size_t n = 2;
-    while (s->nactions >= 1) {
-        size_t len = s->nactions, chunk = (len + n - 1) / n;
+    while (count_droppable(sh, s) >= 1) {
+        size_t len = count_droppable(sh, s), chunk = (len + n - 1) / n;
         bool reduced = false;
         for (size_t start = 0; start < len; start += chunk) {
             size_t end = start + chunk < len ? start + chunk : len;
-            struct scenario *cand = without(s, start, end);
+            struct scenario *cand = without(sh, s, start, end);
             if (still_fails(sh, cand)) {
-                printf("shrink: %zu actions -> %zu (dropped %zu) [%u runs]\n", len, cand->nactions,
-                       end - start, sh->runs);
+                printf("shrink: %zu actions -> %zu (dropped %zu) [%u runs]\n", s->nactions,
+                       cand->nactions, end - start, sh->runs);
                 fflush(stdout);
                 scn_free(s);
                 s = cand;
@@ -118,7 +154,7 @@ static struct scenario *drop_actions(struct shrinker *sh, struct scenario *s)
 static void shorten_durations(struct shrinker *sh, struct scenario *s)
 {
     for (size_t i = 0; i < s->nactions; i++) {
-        while (s->actions[i].duration >= 2 * MTE_MSEC) {
+        while (droppable(sh, &s->actions[i]) && s->actions[i].duration >= 2 * MTE_MSEC) {
             mte_time_t old = s->actions[i].duration;
             s->actions[i].duration = old / 2 / MTE_MSEC * MTE_MSEC;
             if (still_fails(sh, s)) {
@@ -202,6 +238,7 @@ int cmd_shrink(int argc, char **argv)
         return 2;
     }
     snprintf(sh.invariant, sizeof(sh.invariant), "%s", r.invariant);
+    sh.keep_script = script_check(r.invariant);
     failure_shape(r.detail, sh.shape, sizeof(sh.shape));
     sh.fail_time = r.fail_time;
     size_t before = s->nactions;

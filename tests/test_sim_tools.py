@@ -265,6 +265,48 @@ def test_shrink_gives_smaller_schedule_failing_the_same_way(bins, tmp_path):
     assert again.returncode == 1 and verdict(again).group(7) == m.group(7)
 
 
+# A scripted check that a fault breaks, with the script around it.
+ASSERT_SHRINK = """\
+scenario assert-shrink
+duration 6s
+node alice 10.0.0.1
+node bob 10.0.0.2
+disk alice size=4M latency=100us
+disk bob size=4M latency=100us
+resource r0 <<END
+resource r0 {
+  net { protocol C; ping-int 1; ping-timeout 5; connect-int 1; }
+  disk { c-plan-ahead 0; resync-rate 40M; c-min-rate 0k; }
+  on alice { node-id 0; address 10.0.0.1:7788;
+             volume 0 { device drbd1 minor 1; disk tcmu000; meta-disk internal; } }
+  on bob   { node-id 1; address 10.0.0.2:7788;
+             volume 0 { device drbd1 minor 1; disk tcmu000; meta-disk internal; } }
+}
+END
+at 0s create-md alice bob
+after 0s up alice bob
+at 1s primary alice --force
+at 2s partition alice bob expect=any
+at 2.1s log "one"
+at 2.2s clog alice bob for 500ms expect=any
+at 2.3s log "two"
+at 5s assert alice peer=bob connection=Connected
+"""
+
+
+def test_shrink_of_a_script_check_drops_only_faults(bins, tmp_path):
+    """An assert judges the script: shrinking its failure drops faults (the
+    clog that does not matter), never the script's own steps (not even the
+    log lines that do not matter either)."""
+    out = tmp_path / "out.scn"
+    p = scstsim(bins, "shrink", write(tmp_path, "a.scn", ASSERT_SHRINK), "-o", out)
+    assert p.returncode == 0, p.stdout + p.stderr
+    text = out.read_text()
+    assert 'log "one"' in text and 'log "two"' in text and "primary alice --force" in text
+    assert "clog" not in text and "partition alice bob" in text
+    assert verdict(scstsim(bins, "replay", out)).group(1) == "FAIL"
+
+
 def test_bisect_exit_codes(bins, tmp_path):
     path = write(tmp_path, "s.scn", STALL)
     seed, _ = failing_seed(bins, path)
