@@ -308,6 +308,7 @@ static void play(struct sim *s)
     mte_timer_init(&s->monitor, monitor_tick, s, s);
     mte_timer_arm(s->e, &s->monitor, s->scn->monitor_period);
     play_script(s);
+    script_check_finished(s);
     if (sim_stopped(s))
         return;
     quiesce(s);

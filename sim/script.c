@@ -173,6 +173,20 @@ void script_poll_waits(struct sim *s)
     }
 }
 
+void script_check_finished(struct sim *s)
+{
+    struct sim_script *sc = s->script;
+    if (!sc->nwaits || sim_stopped(s))
+        return;
+    const struct scn_action *a = &s->scn->actions[sc->waits[0].index];
+    char text[512], why[256] = "";
+    scn_format_action(a, text, sizeof(text));
+    sim_cond_holds(s, &a->cond, why, sizeof(why));
+    sim_fail(s, "script-unfinished", a->cond.node[0] ? a->cond.node : NULL, -1,
+             "%s:%d: the run's duration ended while '%s' still waited (%s): what follows it never ran",
+             s->scn->path, a->line, text, why);
+}
+
 /* ---- life ---------------------------------------------------------------------------------- */
 
 int script_create(struct sim *s)

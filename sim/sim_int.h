@@ -135,6 +135,9 @@ void action_execute(struct sim *s, const struct scn_action *a, size_t index);
 bool sim_cond_holds(struct sim *s, const struct scn_cond *c, char *why, size_t len);
 /* The monitor tick: wait-for conditions are polled here. */
 void script_poll_waits(struct sim *s);
+/* At the end of the duration: a wait-for that still waits means the script
+ * never got past it; fail the run (script-unfinished). */
+void script_check_finished(struct sim *s);
 void script_add_wait(struct sim *s, size_t index);
 void actions_cleanup(struct sim *s);
 void script_node_crashed(struct sim *s, struct sim_node *sn);

@@ -155,6 +155,27 @@ def test_promise_made_late_is_judged_when_due(bins, tmp_path):
     assert float(verdict(p).group(5)) > 5.2 + 1.0  # past the duration and the settling second
 
 
+# A wait that outlives the duration: the rest of the script never runs.
+UNFINISHED = """\
+scenario unfinished
+duration 3s
+node alice 10.0.0.1
+disk alice size=4M latency=100us
+at 0.5s crash alice power
+after 0s wait-for up alice timeout=60s
+after 0s log "never"
+"""
+
+
+def test_script_stuck_in_a_wait_at_the_end_fails(bins, tmp_path):
+    """A run whose script never got past a wait-for did not test what it says."""
+    p = scstsim(bins, "run", write(tmp_path, "u.scn", UNFINISHED))
+    m = verdict(p)
+    assert p.returncode == 1 and m.group(1) == "FAIL", p.stdout
+    assert "invariant=script-unfinished" in m.group(0)
+    assert "wait-for up alice" in p.stdout + p.stderr
+
+
 def test_failing_schedule_keeps_what_never_ran(bins, tmp_path):
     """A run stops at its failure; its schedule still holds the rest of the
     script, so a replay after a fix plays all of it."""
