@@ -34,6 +34,25 @@ static void uuid_rotate(struct drbd_volume *v)
         uuid_rotated(v, 0);
 }
 
+/* A new generation waits for the first write after a peer was lost; if by
+ * then every peer is back and in sync with us, none is needed.  (Made anyway,
+ * it may race a peer's next disconnect: the peer never hears of it and comes
+ * back to a full resync.) */
+static void rotate_pending_recheck(struct drbd_volume *v)
+{
+    const struct drbd_resource *r = v->res;
+    if (!v->uuid_rotate_pending || v->uuid_rotating)
+        return;
+    for (int i = 0; i < r->nconns; i++) {
+        const struct drbd_peer_dev *pd = &r->conns[i]->pds[v->idx];
+        const struct drbd_bitmap *bm = drbd_pd_bm(pd);
+        if (!drbd_pd_replicating(pd) || pd->repl != DRBD_R_ESTABLISHED ||
+            pd->peer_disk != DRBD_D_UP_TO_DATE || (bm && bm->set))
+            return;
+    }
+    v->uuid_rotate_pending = false;
+}
+
 /* The first write after losing a peer starts a new data generation; the
  * write waits until the new UUIDs are on disk.  Under a quorum policy the
  * remaining peers are pinged first: a new generation is made only while a
@@ -41,6 +60,7 @@ static void uuid_rotate(struct drbd_volume *v)
 static bool req_wait_uuid(struct drbd_req *req)
 {
     struct drbd_volume *v = req->v;
+    rotate_pending_recheck(v);
     bool disk_ready = v->have_md && v->backing_open;
     bool client = !v->have_md && v->res->role == DRBD_ROLE_PRIMARY;
     if (!v->uuid_rotate_pending || !(disk_ready || client))
