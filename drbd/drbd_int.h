@@ -328,6 +328,7 @@ struct drbd_req {
     int status;
     int local_status;
     bool local_pending, local_done, completed, remote_read;
+    uint8_t read_tries;                /* peers asked for this read so far */
     int peers_pending;                 /* peers completion still waits for */
     int peers_ok;                      /* peers that took the write */
     int refs;

@@ -58,6 +58,7 @@ static void req_remote_read(struct drbd_req *req)
         return;
     }
     struct remote_read *rr = umc_alloc(c->res->node, sizeof(*rr));
+    req->read_tries++;
     rr->id = ++c->next_read_id;
     rr->req = req;
     req->remote_read = true;
@@ -79,6 +80,12 @@ void drbd_remote_read_reply(struct drbd_conn *c, uint64_t id, int status, const 
         struct drbd_req *req = rr->req;
         dl_del(&rr->link);
         umc_free(c->res->node, rr);
+        /* a peer that is no longer UpToDate (a resync began) or could not
+         * read: ask another, as long as there are others to ask */
+        if (status && req->read_tries <= c->res->nconns) {
+            req_remote_read(req);
+            return;
+        }
         if (status || len != req->len) {
             req->remote_read = false;
             drbd_req_fail(req, status ? status : -EIO);
