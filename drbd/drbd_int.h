@@ -684,6 +684,8 @@ struct drbd_resource {
     uint64_t next_twopc;
     struct drbd_link cmd_waits;        /* commands waiting for I/O to drain */
     bool auto_demote_wanted;           /* the last opener left; I/O still drains */
+    bool auto_promoting;               /* an open asked the peers to let us promote */
+    struct mte_timer auto_promote_timer; /* undo an auto-promotion nobody came back for */
     struct {
         bool valid;
         enum drbd_role role;

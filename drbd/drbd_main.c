@@ -274,6 +274,68 @@ static const struct umc_bdev_ops dead_bdev_ops = {.submit = dead_submit, .open =
 /* Opens follow DRBD 9: a writer on a Secondary promotes (auto-promote) or is
  * refused; a read-only open of a Secondary is allowed while its data is
  * UpToDate (reads are then served locally). */
+/* ---- auto-promote: asked of the peers, as `primary` is -------------------------------------- */
+
+#define AUTO_PROMOTE_GRACE (2 * MTE_SEC)
+
+struct auto_promote {
+    struct drbd *d;
+    char res[UMC_NAME_MAX];
+};
+
+static void auto_promote_unclaimed(void *arg);
+
+static void auto_promote_done(void *arg, int rc, const char *msg)
+{
+    struct auto_promote *ap = arg;
+    struct drbd_resource *r = drbd_res_find(ap->d, ap->res);
+    umc_free(ap->d->node, ap);
+    if (!r)
+        return;
+    r->auto_promoting = false;
+    if (rc || r->role != DRBD_ROLE_PRIMARY)
+        return;
+    for (int i = 0; i < r->nvols; i++)
+        r->vols[i]->auto_promoted = true;
+    umc_timer_init(r->node, &r->auto_promote_timer, auto_promote_unclaimed, r);
+    umc_timer_arm_in(r->node, &r->auto_promote_timer, AUTO_PROMOTE_GRACE);
+}
+
+static bool peers_to_ask(const struct drbd_resource *r)
+{
+    for (int i = 0; i < r->nconns; i++)
+        if (drbd_conn_established(r->conns[i]))
+            return true;
+    return false;
+}
+
+/* An open for writing promotes a Secondary (auto-promote).  With no peer to
+ * ask, at once; else the peers vote first, as for `primary` (one may still
+ * see another Primary we already lost): this open fails with EAGAIN, and
+ * the next one, once they agreed, finds the device Primary. */
+static int auto_promote(struct drbd_resource *r)
+{
+    char msg[160];
+    if (!r->cfg->opts.auto_promote || !drbd_may_promote(r, false, msg, sizeof(msg)) ||
+        drbd_peer_writes_landing(r))
+        return -EROFS;
+    if (!peers_to_ask(r)) {
+        drbd_promote_now(r, false);
+        for (int i = 0; i < r->nvols; i++)
+            r->vols[i]->auto_promoted = true;
+        return 0;
+    }
+    if (!r->auto_promoting && !r->twopc_cmd) {
+        struct auto_promote *ap = umc_alloc(r->d->node, sizeof(*ap));
+        *ap = (struct auto_promote){.d = r->d};
+        snprintf(ap->res, sizeof(ap->res), "%s", r->cfg->name);
+        r->auto_promoting = true;
+        struct drbd_cmd cmd = {.verb = "primary", .resource = r->cfg->name, .volume = -1};
+        drbd_command(r->d, &cmd, auto_promote_done, ap);
+    }
+    return -EAGAIN;
+}
+
 static int drbd_bdev_open(struct umc_bdev *b, bool write)
 {
     struct drbd_volume *v = b->priv;
@@ -284,14 +346,7 @@ static int drbd_bdev_open(struct umc_bdev *b, bool write)
         return 0;
     if (!write)
         return drbd_vol_readable_locally(v) ? 0 : -EMEDIUMTYPE;
-    char msg[160];
-    if (!r->cfg->opts.auto_promote || !drbd_may_promote(r, false, msg, sizeof(msg)) ||
-        drbd_peer_writes_landing(r))
-        return -EROFS;
-    drbd_promote_now(r, false);
-    for (int i = 0; i < r->nvols; i++)
-        r->vols[i]->auto_promoted = true;
-    return 0;
+    return auto_promote(r);
 }
 
 static void auto_demote(void *arg)
@@ -310,6 +365,9 @@ static void auto_demote(void *arg)
     }
     drbd_demote_now(r);
 }
+
+/* Auto-promoted for an opener that never came back. */
+static void auto_promote_unclaimed(void *arg) { auto_demote(arg); }
 
 /* I/O from above finished: a demotion waiting for it may go now. */
 void drbd_auto_demote_check(struct drbd_resource *r)
@@ -488,6 +546,7 @@ void drbd_res_teardown(struct drbd_resource *r)
     r->going_down = true;
     umc_timer_cancel(n, &r->tick_timer);
     umc_timer_cancel(n, &r->twopc_timer);
+    umc_timer_cancel(n, &r->auto_promote_timer);
     umc_timer_cancel(n, &r->probe_timer);
     r->probe_active = false;
     drbd_res_unlisten(r);

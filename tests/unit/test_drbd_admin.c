@@ -158,7 +158,16 @@ static void auto_promote_and_read_only_opens(void **state)
     io_start(&io, dev_of(&w, 1, 0), UMC_OP_READ, 0, buf, 4096, 0);
     assert_int_equal(io_wait(&w, &io, MTE_SEC), 0);
     close_dev(&w, 1, 0, false);
-    /* opening for write promotes; closing demotes */
+    /* opening for write promotes once the peer agreed (the first open asks
+     * it and fails with EAGAIN); unclaimed, the promotion is undone */
+    assert_int_equal(open_dev(&w, 1, 0, true), -EAGAIN);
+    assert_int_equal(vinfo(&w, 1, 0).role, DRBD_ROLE_SECONDARY);
+    run_for(&w, 100 * MTE_MSEC);
+    assert_int_equal(vinfo(&w, 1, 0).role, DRBD_ROLE_PRIMARY);
+    run_for(&w, 3 * MTE_SEC);
+    assert_int_equal(vinfo(&w, 1, 0).role, DRBD_ROLE_SECONDARY);
+    assert_int_equal(open_dev(&w, 1, 0, true), -EAGAIN);
+    run_for(&w, 100 * MTE_MSEC);
     assert_int_equal(open_dev(&w, 1, 0, true), 0);
     assert_int_equal(vinfo(&w, 1, 0).role, DRBD_ROLE_PRIMARY);
     run_for(&w, MTE_SEC);

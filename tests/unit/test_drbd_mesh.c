@@ -288,6 +288,25 @@ static void inconsistent_primary_not_target_of_stale_node(void **state)
     world_free(&w);
 }
 
+/* carol lost alice, the Primary, but bob has not noticed yet: an open for
+ * write on carol asks the peers, and bob, still connected to a Primary,
+ * refuses; carol stays Secondary until bob lets alice go too. */
+static void auto_promote_asks_the_peers(void **state)
+{
+    struct world w;
+    trio(&w, 88, "  net { ping-int 1; ping-timeout 5; }\n");
+    faultnet_partition(w.fn, "alice", "carol", FAULTNET_BOTH);
+    run_for(&w, 3 * MTE_SEC);
+    assert_int_not_equal(vinfo(&w, 2, 0).peers[0].conn, DRBD_C_CONNECTED);
+    assert_int_equal(vinfo(&w, 1, 0).peers[0].role, DRBD_ROLE_PRIMARY);
+    assert_int_equal(open_dev(&w, 2, 0, true), -EAGAIN);
+    run_for(&w, 200 * MTE_MSEC);
+    assert_int_equal(vinfo(&w, 2, 0).role, DRBD_ROLE_SECONDARY);
+    assert_true(traced(&w, "Multiple primaries not allowed by config"));
+    assert_int_not_equal(open_dev(&w, 2, 0, true), 0);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +318,7 @@ int main(void)
         cmocka_unit_test(two_resync_targets_meet),
         cmocka_unit_test(inconsistent_primary_not_target_of_stale_node),
         cmocka_unit_test(secondary_relays_to_unreachable_peer),
+        cmocka_unit_test(auto_promote_asks_the_peers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
