@@ -296,6 +296,8 @@ static void issue_mix(struct sim_wl *w, mte_time_t now)
     schedule_tick(w, w->next_issue);
 }
 
+static void detach_if_idle(struct sim_wl *w);
+
 static void wl_tick(void *arg)
 {
     struct sim_wl *w = arg;
@@ -308,6 +310,7 @@ static void wl_tick(void *arg)
         if (w->sweep_unit >= oracle_units(w->oracle) && !w->inflight) {
             w->sweeping = false;
             sim_trace(w->sim, "workload %s: sweep done", w->decl->name);
+            detach_if_idle(w); /* a stopped workload lets go of the device again */
         }
         if (w->sweeping || !w->active)
             return;

@@ -176,6 +176,45 @@ def test_script_stuck_in_a_wait_at_the_end_fails(bins, tmp_path):
     assert "wait-for up alice" in p.stdout + p.stderr
 
 
+# A sweep of a stopped workload, then the Primary steps down.
+SWEEP_STOPPED = """\
+scenario sweep-stopped
+duration 6s
+node alice 10.0.0.1
+node bob 10.0.0.2
+disk alice size=4M latency=100us
+disk bob size=4M latency=100us
+resource r0 <<END
+resource r0 {
+  net { protocol C; ping-int 1; ping-timeout 5; connect-int 1; }
+  disk { c-plan-ahead 0; resync-rate 40M; c-min-rate 0k; }
+  on alice { node-id 0; address 10.0.0.1:7788;
+             volume 0 { device drbd1 minor 1; disk tcmu000; meta-disk internal; } }
+  on bob   { node-id 1; address 10.0.0.2:7788;
+             volume 0 { device drbd1 minor 1; disk tcmu000; meta-disk internal; } }
+}
+END
+workload w1 node=alice dev=drbd1 read=0% bs=4K iops=200 qd=4 span=1M
+at 0s create-md alice bob
+after 0s up alice bob
+at 1s primary alice --force
+after 0s wait-for synced timeout=10s
+after 0s start w1
+after 1s stop w1
+after 0s wait-for stopped w1 timeout=5s
+after 0s sweep w1
+after 0s wait-for stopped w1 timeout=5s
+after 0s secondary alice
+"""
+
+
+def test_sweep_lets_go_of_the_device(bins, tmp_path):
+    """After its sweep a stopped workload closes the device again, so
+    `wait-for stopped` holds and drbd may demote."""
+    p = scstsim(bins, "run", write(tmp_path, "s.scn", SWEEP_STOPPED))
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
 def test_failing_schedule_keeps_what_never_ran(bins, tmp_path):
     """A run stops at its failure; its schedule still holds the rest of the
     script, so a replay after a fix plays all of it."""
