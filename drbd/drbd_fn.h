@@ -212,6 +212,8 @@ void drbd_send_uuids(struct drbd_peer_dev *pd, int kind);
 void drbd_send_new_datagen(struct drbd_peer_dev *pd, uint64_t uuid);
 void drbd_vol_lost_disk(struct drbd_volume *v, bool diverged);
 void drbd_exposed_follow_peers(struct drbd_volume *v);
+/* I/O suspension as status shows it: "no", "quorum" or "no-data". */
+const char *drbd_susp_str(const struct drbd_resource *r);
 void drbd_tx_free_all(struct drbd_conn *c);
 
 /* drbd_receiver.c */

@@ -599,7 +599,7 @@ static void fill_info(struct drbd_volume *v, struct drbd_volume_info *out)
     out->disk = v->disk;
     out->quorum = r->have_quorum;
     out->client = !v->cfg->disk[0];
-    out->suspended = !dl_empty(&v->susp_wait);
+    out->suspended = strcmp(drbd_susp_str(r), "no") != 0; /* (new I/O would wait) */
     out->size = v->bdev->size;
     out->current_uuid = v->have_md ? v->md.current_uuid : 0;
     out->npeers = r->nconns;

@@ -72,7 +72,7 @@ static void word(struct sbuf *s, int indent, const char *fmt, ...)
 
 /* ---- drbdsetup status ----------------------------------------------------------------------- */
 
-static const char *susp_str(const struct drbd_resource *r)
+const char *drbd_susp_str(const struct drbd_resource *r)
 {
     if (!r->have_quorum && r->cfg->opts.on_no_quorum == ONQ_SUSPEND_IO &&
         r->role == DRBD_ROLE_PRIMARY)
@@ -110,7 +110,7 @@ static void status_resource(struct sbuf *s, const struct drbd_resource *r, bool 
     if (verbose)
         word(s, 4, " node-id:%d", r->my_id);
     word(s, 4, " role:%s", drbd_role_name(r->role));
-    const char *susp = susp_str(r);
+    const char *susp = drbd_susp_str(r);
     if (verbose || strcmp(susp, "no") != 0)
         word(s, 4, " suspended:%s", susp);
     if (stats && verbose) {
@@ -325,7 +325,7 @@ static void full_lines(struct drbd_resource *r, const char *action, struct drbd_
         return;
     }
     emit(r, only, "%s resource name:%s role:%s suspended:%s", action, name, drbd_role_name(r->role),
-         susp_str(r));
+         drbd_susp_str(r));
     for (int j = 0; j < r->nvols; j++) {
         const struct drbd_volume *v = r->vols[j];
         emit(r, only, "%s device name:%s volume:%d minor:%d backing_dev:%s disk:%s client:%s "
@@ -352,7 +352,7 @@ static void remember_all(struct drbd_resource *r)
 {
     r->shown.valid = true;
     r->shown.role = r->role;
-    r->shown.susp = susp_str(r);
+    r->shown.susp = drbd_susp_str(r);
     for (int j = 0; j < r->nvols; j++) {
         struct drbd_volume *v = r->vols[j];
         v->shown.valid = true;
@@ -419,7 +419,7 @@ static void change_flush(struct drbd_resource *r, struct change *ch, const char 
 static void diff_resource(struct drbd_resource *r)
 {
     struct change ch = {0};
-    const char *susp = susp_str(r);
+    const char *susp = drbd_susp_str(r);
     if (r->shown.role != r->role)
         change_add(&ch, "role", "role", drbd_role_name(r->shown.role), drbd_role_name(r->role));
     if (!r->shown.susp || strcmp(r->shown.susp, susp) != 0)

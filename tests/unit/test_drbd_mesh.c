@@ -121,6 +121,7 @@ static void quorum_loss_suspend_io(void **state)
     isolate_alice(&w);
     run_for(&w, 15 * MTE_SEC);
     assert_false(vinfo(&w, 0, 0).quorum);
+    assert_true(vinfo(&w, 0, 0).suspended); /* before any I/O waits: new I/O would */
     unsigned char buf[4096];
     fill_block(buf, 31, 7);
     struct io io;
