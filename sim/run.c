@@ -241,6 +241,8 @@ static void keep_tail(const struct trace_mux *m, struct sim_result *r)
 static void write_schedule(struct sim *s, const struct scenario *src, FILE *f)
 {
     struct scenario copy = *s->scn;
+    if (s->script_end > copy.duration)
+        copy.duration = s->script_end; /* so a replay plays the script to its end too */
     copy.actions = script_schedule(s, &copy.nactions);
     copy.seed = s->seed;
     copy.bugs = s->bugs;
@@ -291,15 +293,22 @@ static void play_script(struct sim *s)
     mte_time_t end = s->scn->duration;
     while (!sim_stopped(s)) {
         mte_time_t next = perturb(s, script_next_time(s));
+        /* a chain under way carries the run past its duration: the script
+         * runs to its end (its waits' timeouts bound how long), as faults
+         * drawn late may push its liveness waits past the duration */
+        mte_time_t now = mte_now(s->e);
+        if (next > end && now >= end && script_chain_open(s))
+            end = next == MTE_TIME_NEVER ? now + s->scn->monitor_period : next;
         s->run_target = next < end ? next : end;
         mte_run_until(s->e, s->run_target);
         if (sim_stopped(s) || mte_now(s->e) < s->run_target)
             continue; /* failed, or an earlier action was queued meanwhile */
         if (next <= end)
             script_run_due(s);
-        else
+        else if (!script_chain_open(s))
             break;
     }
+    s->script_end = end;
     s->run_target = MTE_TIME_NEVER;
 }
 
@@ -308,7 +317,6 @@ static void play(struct sim *s)
     mte_timer_init(&s->monitor, monitor_tick, s, s);
     mte_timer_arm(s->e, &s->monitor, s->scn->monitor_period);
     play_script(s);
-    script_check_finished(s);
     if (sim_stopped(s))
         return;
     quiesce(s);

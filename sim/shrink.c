@@ -82,7 +82,7 @@ static bool script_check(const char *invariant)
 {
     static const char *const names[] = {"assert", "wait-timeout", "command-failed",
                                         "command-not-refused", "command-refused-differently",
-                                        "command-hang", "replicas-not-synced", "script-unfinished"};
+                                        "command-hang", "replicas-not-synced"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!strcmp(invariant, names[i]))
             return true;

@@ -62,6 +62,8 @@ struct sim {
     struct sim_result *res;
     bool failed, setup_failed, ending, tearing, perturbed;
     mte_time_t run_target;         /* the engine runs up to here now */
+    mte_time_t script_end;         /* the script ran until here (past the duration, if a
+                                      chain was under way then) */
     /* expectations, resolved with their defaults */
     mte_time_t io_bound, stall_bound;
     bool check_lost, check_replicas, two_primaries_ok, no_io_errors, leak_check;
@@ -135,9 +137,9 @@ void action_execute(struct sim *s, const struct scn_action *a, size_t index);
 bool sim_cond_holds(struct sim *s, const struct scn_cond *c, char *why, size_t len);
 /* The monitor tick: wait-for conditions are polled here. */
 void script_poll_waits(struct sim *s);
-/* At the end of the duration: a wait-for that still waits means the script
- * never got past it; fail the run (script-unfinished). */
-void script_check_finished(struct sim *s);
+/* A chain under way: a wait-for waiting, or the action due next is an
+ * `after` line of one that ran. */
+bool script_chain_open(const struct sim *s);
 void script_add_wait(struct sim *s, size_t index);
 void actions_cleanup(struct sim *s);
 void script_node_crashed(struct sim *s, struct sim_node *sn);
