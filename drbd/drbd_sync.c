@@ -265,21 +265,21 @@ void drbd_sync_finish_source(struct drbd_peer_dev *pd)
 /* The source's bitmap UUIDs name generations its data descends from (a peer
  * that missed its writes since); ours does now too.  In our history a node
  * still at one of them finds it is behind us (rule 9: a full resync), not a
- * split brain.  Never in history[0]: rule 6 would read it as a resync we
+ * split brain.  Second in the history, where the generations to come push
+ * them out last; never first: rule 6 would read one there as a resync we
  * began to that node and trust our bitmap, which lacks the source's bits. */
 static void inherit_ancestors(struct drbd_volume *v, const struct drbd_peer_state *src)
 {
+    uint64_t *h = v->md.history;
     for (int i = 0; i < DRBD_MAX_NODES; i++) {
         uint64_t u = src->bitmap_uuid[i] & ~UUID_PRIMARY;
         bool known = !u || i == v->res->my_id || u == (src->current_uuid & ~UUID_PRIMARY);
-        int slot = DRBD_HISTORY - 1;
-        for (int h = DRBD_HISTORY - 1; h >= 0 && !known; h--) {
-            known = (v->md.history[h] & ~UUID_PRIMARY) == u;
-            if (h && !v->md.history[h])
-                slot = h;
-        }
-        if (!known)
-            v->md.history[slot] = u;
+        for (int k = 0; k < DRBD_HISTORY && !known; k++)
+            known = (h[k] & ~UUID_PRIMARY) == u;
+        if (known)
+            continue;
+        memmove(&h[2], &h[1], (DRBD_HISTORY - 2) * sizeof(*h));
+        h[1] = u;
     }
 }
 

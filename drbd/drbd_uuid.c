@@ -393,19 +393,19 @@ void drbd_sync_decide(struct drbd_peer_dev *pd, struct drbd_decision *d)
              (unsigned long long)self.current, (unsigned long long)self.bitmap,
              (unsigned long long)self.bits, (unsigned long long)peer.current,
              (unsigned long long)peer.bitmap, (unsigned long long)peer.bits);
+    if (hg != HG_NONE && v->disk <= DRBD_D_INCONSISTENT && pd->ps.disk <= DRBD_D_INCONSISTENT) {
+        /* two resync targets, each with its source's sync UUID: neither a
+         * split brain nor unrelated data (a write that reached only an
+         * Inconsistent disk is never acknowledged), but no source either;
+         * not sticky: once one of them is UpToDate the next attempt decides */
+        decide_drop(d, false, "Both sides are Inconsistent: no resync between them yet");
+        return;
+    }
     if (hg == HG_UNRELATED) {
         decide_drop(d, true, "Unrelated data, aborting!");
         return;
     }
     hg = by_disk_states(pd, hg);
-    if (abs(hg) == 100 && v->disk <= DRBD_D_INCONSISTENT && pd->ps.disk <= DRBD_D_INCONSISTENT) {
-        /* two resync targets, each with its source's sync UUID: no split
-         * brain (a write that reached only an Inconsistent disk is never
-         * acknowledged), but no source either; not sticky: once one of
-         * them is UpToDate the next attempt decides */
-        decide_drop(d, false, "Both sides are Inconsistent: no resync between them yet");
-        return;
-    }
     if (abs(hg) == 100)
         hg = resolve_split_brain(pd, hg, d);
     if (abs(hg) == 100) {
