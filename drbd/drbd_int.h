@@ -457,6 +457,7 @@ struct drbd_peer_dev {
     uint64_t ov_start, ov_pos, ov_left, ov_found;
     struct drbd_link rs_reqs;          /* target: resync requests in flight */
     struct drbd_link rs_sent;          /* source: answers read, not yet acknowledged */
+    uint64_t bm_md_gen;                /* the meta-data write our bitmap waits for */
     uint64_t rs_next_id;
     bool rs_done_sent;
     bool ov_marked;                    /* verify set bits: they wait for a reconnect */

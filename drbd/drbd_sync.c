@@ -9,28 +9,6 @@
 
 #define BM_CHUNK 65536u
 
-/* Callbacks that may come after the session ended check the generation. */
-struct pd_ref {
-    struct drbd_peer_dev *pd;
-    uint64_t gen;
-};
-
-static struct pd_ref *pd_ref_new(struct drbd_peer_dev *pd)
-{
-    struct pd_ref *ref = umc_alloc(pd->c->res->node, sizeof(*ref));
-    ref->pd = pd;
-    ref->gen = pd->c->gen;
-    return ref;
-}
-
-static struct drbd_peer_dev *pd_ref_take(struct pd_ref *ref)
-{
-    struct drbd_peer_dev *pd = ref->pd;
-    bool live = pd->c->sock && pd->c->gen == ref->gen;
-    umc_free(pd->c->res->node, ref);
-    return live ? pd : NULL;
-}
-
 bool drbd_pd_syncing(const struct drbd_peer_dev *pd)
 {
     switch (pd->repl) {
@@ -190,10 +168,15 @@ int drbd_rx_sync_uuid(struct drbd_peer_dev *pd, uint64_t uuid)
     return 0;
 }
 
+/* Our bitmap goes out once the meta-data of this resync's start (a target:
+ * Inconsistent) is on disk.  A call for an earlier start, of an earlier
+ * session, finds the latest one's meta-data on disk or waits for its own.
+ * (No heap reference: a volume torn down drops its meta-data waiters.) */
 static void sync_begin_md_written(void *arg, int rc)
 {
-    struct drbd_peer_dev *pd = pd_ref_take(arg);
-    if (pd && (pd->repl == DRBD_R_WF_BITMAP_S || pd->repl == DRBD_R_WF_BITMAP_T))
+    struct drbd_peer_dev *pd = arg;
+    if (pd->c->sock && pd->v->sb_gen_done >= pd->bm_md_gen && !pd->bm_sent &&
+        (pd->repl == DRBD_R_WF_BITMAP_S || pd->repl == DRBD_R_WF_BITMAP_T))
         drbd_bm_send(pd);
 }
 
@@ -220,7 +203,8 @@ void drbd_sync_begin(struct drbd_peer_dev *pd, bool source, bool full)
     if (!source)
         drbd_set_disk(v, DRBD_D_INCONSISTENT);
     drbd_set_repl(pd, source ? DRBD_R_WF_BITMAP_S : DRBD_R_WF_BITMAP_T);
-    drbd_md_sync(v, sync_begin_md_written, pd_ref_new(pd));
+    pd->bm_md_gen = v->sb_gen_wanted + 1;
+    drbd_md_sync(v, sync_begin_md_written, pd);
 }
 
 /* ---- the end ---------------------------------------------------------------------------------- */

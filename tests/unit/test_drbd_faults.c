@@ -292,6 +292,31 @@ static void partition_and_heal_resyncs(void **state)
     world_free(&w);
 }
 
+/* drbd freed (no `down`) while a resync's start waits for its meta-data
+ * write: the node's memory is all accounted for. */
+static void freed_while_a_resync_starts(void **state)
+{
+    struct world w;
+    pair(&w, 62, NULL);
+    assert_int_equal(open_dev(&w, 0, 0, true), 0);
+    assert_int_equal(cmd(&w, 1, "disconnect"), 0);
+    assert_int_equal(write_blocks(&w, 0, 0, 10, 4, 93), 0);
+    close_dev(&w, 0, 0, true);
+    /* bob's disk holds its writes: the start's meta-data write stays in flight */
+    simdisk_stall_until(w.media[1][0], mte_now(w.e) + 60 * MTE_SEC);
+    assert_int_equal(cmd(&w, 1, "connect"), 0);
+    run_for(&w, 5 * MTE_SEC);
+    assert_int_equal(vinfo(&w, 1, 0).peers[0].repl, DRBD_R_WF_BITMAP_T);
+    for (int i = 0; i < w.nn; i++) {
+        struct hnode *h = &w.nodes[i];
+        drbd_free(h->d);
+        tcmu_host_free(h->h);
+        assert_int_equal(umc_node_free(h->n), 0);
+        h->alive = false;
+    }
+    world_free(&w);
+}
+
 /* ---- protocol A/B: what survives on the peer is a prefix in write order ---------------------- */
 
 static void prefix_after_failover(char proto, uint64_t seed)
@@ -436,6 +461,7 @@ int main(void)
         cmocka_unit_test(no_data_accessible_suspends_io),
         cmocka_unit_test(ko_count_drops_a_stuck_peer),
         cmocka_unit_test(partition_and_heal_resyncs),
+        cmocka_unit_test(freed_while_a_resync_starts),
         cmocka_unit_test(protocol_a_keeps_a_prefix),
         cmocka_unit_test(protocol_b_keeps_a_prefix),
         cmocka_unit_test(bug_resync_does_not_restart),
