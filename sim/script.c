@@ -33,6 +33,7 @@ struct sim_script {
     uint64_t seq;
     struct wait *waits;
     size_t nwaits, capw;
+    size_t running;                /* actions started, not done (commands, waits) */
 };
 
 /* ---- the queue -------------------------------------------------------------------------- */
@@ -118,6 +119,7 @@ void script_run_due(struct sim *s)
         sc->nq--;
         const struct scn_action *a = &s->scn->actions[index];
         log_action(s, a, index);
+        sc->running++;
         action_execute(s, a, index);
         /* what it set off at this instant (a command's deferred answer, which
          * may queue its `after` line) runs before the next action: in a
@@ -130,6 +132,8 @@ void script_run_due(struct sim *s)
 void script_action_done(struct sim *s, size_t index)
 {
     const struct scenario *scn = s->scn;
+    if (s->script->running)
+        s->script->running--;
     if (index + 1 < scn->nactions && scn->actions[index + 1].anchor == SCN_AFTER)
         enqueue(s->script, index + 1, mte_now(s->e) + scn->actions[index + 1].time);
 }
@@ -181,7 +185,7 @@ void script_poll_waits(struct sim *s)
 bool script_chain_open(const struct sim *s)
 {
     const struct sim_script *sc = s->script;
-    return sc->nwaits || (sc->nq && s->scn->actions[sc->q[0].index].anchor == SCN_AFTER);
+    return sc->running || (sc->nq && s->scn->actions[sc->q[0].index].anchor == SCN_AFTER);
 }
 
 /* ---- life ---------------------------------------------------------------------------------- */

@@ -137,8 +137,8 @@ void action_execute(struct sim *s, const struct scn_action *a, size_t index);
 bool sim_cond_holds(struct sim *s, const struct scn_cond *c, char *why, size_t len);
 /* The monitor tick: wait-for conditions are polled here. */
 void script_poll_waits(struct sim *s);
-/* A chain under way: a wait-for waiting, or the action due next is an
- * `after` line of one that ran. */
+/* A chain under way: an action not done yet (a command in flight, a
+ * wait-for waiting), or the action due next is an `after` line of one that ran. */
 bool script_chain_open(const struct sim *s);
 void script_add_wait(struct sim *s, size_t index);
 void actions_cleanup(struct sim *s);
