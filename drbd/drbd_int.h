@@ -331,6 +331,7 @@ struct drbd_req {
     uint8_t read_tries;                /* peers asked for this read so far */
     int peers_pending;                 /* peers completion still waits for */
     int peers_ok;                      /* peers that took the write */
+    int peers_uptodate_ok;             /* of them, peers whose disk was UpToDate */
     int refs;
     uint64_t seq;                      /* write order among all peers (0: not replicated) */
     int nnet;

@@ -377,7 +377,7 @@ static void req_retry_later(struct drbd_req *req)
 {
     for (int i = 0; i < req->nnet; i++)
         req->net[i] = (struct drbd_req_net){.state = RQ_NONE};
-    req->peers_ok = 0;
+    req->peers_ok = req->peers_uptodate_ok = 0;
     req->seq = 0;
     req->local_done = false;
     req->local_status = 0;
@@ -399,18 +399,19 @@ static void req_try_complete(struct drbd_req *req)
     }
     int status = req->status;
     if (req->op == UMC_OP_WRITE && !status) {
-        /* an Inconsistent disk (a resync target) does not keep a write for
-         * good on its own: whichever way the next resync runs, it is lost
-         * (overwritten by the source, or left among stale blocks) unless a
-         * peer took it too */
+        /* an Inconsistent disk (a resync target, here or a peer) does not
+         * keep a write for good on its own: whichever way the next resync
+         * runs, it is lost (overwritten by the source, or left among stale
+         * blocks) unless an UpToDate disk took it too */
         bool local_ok = req->local_done && !req->local_status &&
                         req->v->disk == DRBD_D_UP_TO_DATE;
         bool hide_local_error = !req->local_status || r->cfg->disk.on_io_error != EP_PASS_ON;
-        if (!local_ok && !req->peers_ok && hide_local_error && drbd_no_data_waits(r)) {
+        bool kept = local_ok || req->peers_uptodate_ok;
+        if (!kept && hide_local_error && drbd_no_data_waits(r)) {
             req_retry_later(req);
             return;
         }
-        if (!local_ok && !req->peers_ok)
+        if (!kept)
             status = req->local_status ? req->local_status : -EIO;
         else if (!local_ok && r->cfg->disk.on_io_error == EP_PASS_ON && req->local_status)
             status = req->local_status;
@@ -642,6 +643,13 @@ void drbd_bdev_submit(struct umc_bdev *b, struct umc_bio *bio)
 
 /* ---- acks from peers --------------------------------------------------------------------------- */
 
+static void peer_took_it(struct drbd_conn *c, struct drbd_req *req)
+{
+    req->peers_ok++;
+    if (c->pds[req->v->idx].peer_disk == DRBD_D_UP_TO_DATE)
+        req->peers_uptodate_ok++;
+}
+
 void drbd_req_sent(struct drbd_conn *c, struct drbd_req *req)
 {
     struct drbd_req_net *nt = &req->net[c->idx];
@@ -649,7 +657,7 @@ void drbd_req_sent(struct drbd_conn *c, struct drbd_req *req)
         nt->state = RQ_SENT;
         nt->sent_at = umc_now(c->res->node);
         if (c->net.protocol == 'A')
-            req->peers_ok++;
+            peer_took_it(c, req);
     }
     drbd_req_maybe_complete(req);
 }
@@ -673,7 +681,7 @@ void drbd_req_net_acked(struct drbd_conn *c, uint64_t id, enum drbd_net_state st
         nt->state = (uint8_t)st;
     }
     if (!was_done && net_protocol_done(c, nt) && !status)
-        req->peers_ok++;
+        peer_took_it(c, req);
     drbd_req_maybe_complete(req);
     tl_release(c);
 }
