@@ -124,5 +124,10 @@ typedef void (*drbd_volume_fn)(void *arg, const struct drbd_volume_info *info);
 void drbd_foreach_volume(struct drbd *d, drbd_volume_fn fn, void *arg);
 /* 0, or -ENOENT. */
 int drbd_volume_info(struct drbd *d, const char *resource, int volume, struct drbd_volume_info *out);
+/* Where a read of the 4 KiB block at off would be served from now: peer ""
+ * for the local disk, else the peer's name (a diskless node; a SyncTarget's
+ * block not resynced yet).  -ENODATA: from nowhere. */
+int drbd_read_source(struct drbd *d, const char *resource, int volume, uint64_t off, char *peer,
+                     size_t len);
 
 #endif

@@ -2,6 +2,8 @@
  * is good (not out of sync with a resync source), else through a peer with
  * UpToDate data (a diskless primary, or a block a resync has not brought
  * yet); a failed local read detaches (on-io-error detach) and goes to a peer. */
+#include <stdio.h>
+
 #include "drbd/drbd_int.h"
 
 struct remote_read {
@@ -43,6 +45,23 @@ static struct drbd_conn *read_peer(struct drbd_volume *v)
             return r->conns[i];
     }
     return NULL;
+}
+
+int drbd_read_source(struct drbd *d, const char *resource, int volume, uint64_t off, char *peer,
+                     size_t len)
+{
+    struct drbd_resource *r = drbd_res_find(d, resource);
+    struct drbd_volume *v = r && r->up ? drbd_vol_by_vnr(r, volume) : NULL;
+    if (!v)
+        return -ENOENT;
+    peer[0] = 0;
+    if (read_locally(v, off / DRBD_BLOCK * DRBD_BLOCK, DRBD_BLOCK))
+        return 0;
+    struct drbd_conn *c = read_peer(v);
+    if (!c)
+        return -ENODATA;
+    snprintf(peer, len, "%s", c->name);
+    return 0;
 }
 
 static void req_remote_read(struct drbd_req *req)

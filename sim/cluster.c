@@ -98,7 +98,7 @@ int sim_device_location(struct sim *s, const char *node, const char *dev, struct
         return -ENOENT;
     struct sim_disk *d = sim_disk_find(sn, dev);
     if (d) {
-        *loc = (struct sim_location){d->media, d->decl->size, 0, true};
+        *loc = (struct sim_location){.media = d->media, .size = d->decl->size, .consistent = true};
         return 0;
     }
     return sdrbd_location(s, sn, dev, loc);

@@ -145,10 +145,42 @@ int sdrbd_location(struct sim *s, struct sim_node *sn, const char *dev, struct s
         if (!disk)
             return -ENOENT;
         *loc = (struct sim_location){disk->media, info.size, sdrbd_protocol(r),
-                                     info.disk == DRBD_D_UP_TO_DATE};
+                                     info.disk == DRBD_D_UP_TO_DATE, s, sn, dn->devs[i].res,
+                                     dn->devs[i].vnr};
         return 0;
     }
     return -ENOENT;
+}
+
+/* The media of peer's backing disk of the resource (NULL if it runs none). */
+static struct simdisk_media *peer_media(struct sim *s, const char *peer, const char *res, int vnr)
+{
+    struct sim_node *pn = sim_node_find(s, peer);
+    struct drbd_volume_info info;
+    if (!pn || !pn->n || !pn->drbd || !pn->drbd->d || drbd_volume_info(pn->drbd->d, res, vnr, &info))
+        return NULL;
+    struct sim_disk *disk = sim_disk_find(pn, info.backing);
+    return disk ? disk->media : NULL;
+}
+
+void sdrbd_read_device(void *arg, uint64_t offset, void *buf, size_t len)
+{
+    const struct sim_location *loc = arg;
+    const char *res = loc->sim->scn->resources[loc->res].name;
+    for (size_t done = 0; done < len;) {
+        uint64_t off = offset + done;
+        size_t n = 4096 - off % 4096; /* drbd's block */
+        n = n < len - done ? n : len - done;
+        char peer[UMC_NAME_MAX];
+        struct simdisk_media *m = NULL;
+        if (drbd_read_source(loc->node->drbd->d, res, loc->vnr, off, peer, sizeof(peer)) == 0)
+            m = peer[0] ? peer_media(loc->sim, peer, res, loc->vnr) : loc->media;
+        if (m)
+            simdisk_read(m, off, (char *)buf + done, n);
+        else
+            memset((char *)buf + done, 0, n);
+        done += n;
+    }
 }
 
 /* ---- replication links --------------------------------------------------------------------- */

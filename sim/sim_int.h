@@ -115,6 +115,9 @@ struct sim_location {
     uint64_t size;
     char protocol;           /* drbd: 'A', 'B', 'C'; 0 for a plain disk */
     bool consistent;         /* drbd: the local disk is UpToDate */
+    struct sim *sim;         /* drbd: the device, for sdrbd_read_device */
+    struct sim_node *node;
+    int res, vnr;
 };
 int sim_device_location(struct sim *s, const char *node, const char *dev, struct sim_location *loc);
 
@@ -185,6 +188,10 @@ void sdrbd_check_replicas(struct sim *s, const char *res, bool at_end);
  * drbd, 1 secondary, 2 primary (enum drbd_role). */
 int sdrbd_device_role(struct sim_node *sn, const char *dev);
 int sdrbd_location(struct sim *s, struct sim_node *sn, const char *dev, struct sim_location *loc);
+/* Read what the drbd device at loc (a struct sim_location *) serves now,
+ * block by block from the disk drbd would read it from: the local one, or a
+ * peer's (a SyncTarget's blocks not resynced yet); zeros if none. */
+void sdrbd_read_device(void *loc, uint64_t offset, void *buf, size_t len);
 void sdrbd_check_commands(struct sim *s);      /* a command drbd never answers */
 void sdrbd_check_deadlines(struct sim *s, bool at_end); /* "synced within T after" */
 /* The latest time a "synced within T after" promise still pending is due (0: none). */

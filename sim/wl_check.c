@@ -66,7 +66,11 @@ void wl_check_failover(struct sim_wl *w, const char *new_node, const char *new_d
     struct oracle_finding f;
     char where[SCN_NAME + 40];
     snprintf(where, sizeof(where), "failover to %s", new_node);
-    if (!oracle_check_image(w->oracle, read_media, loc.media, &how, &f)) {
+    /* what the new primary's device serves: a SyncTarget's blocks not
+     * resynced yet come from its source */
+    bool ok = loc.protocol ? oracle_check_image(w->oracle, sdrbd_read_device, &loc, &how, &f)
+                           : oracle_check_image(w->oracle, read_media, loc.media, &how, &f);
+    if (!ok) {
         report(w, new_node, &f, prefix, where);
         return;
     }
