@@ -289,6 +289,8 @@ void drbd_resync_check_done(struct drbd_peer_dev *pd);
 bool drbd_pd_syncing(const struct drbd_peer_dev *pd);
 void drbd_rs_note_app_write(struct drbd_volume *v, uint64_t off, uint64_t len);
 void drbd_rs_free_reqs(struct drbd_peer_dev *pd);
+/* Our copy of [off, off+len) is current: UpToDate, or resynced already. */
+bool drbd_range_current(const struct drbd_volume *v, uint64_t off, uint64_t len);
 void drbd_rs_note_missed_write(struct drbd_peer_dev *pd, uint64_t off, uint64_t len);
 void drbd_rs_dependents(struct drbd_volume *v, bool finished);
 void drbd_rs_choose_active(struct drbd_peer_dev *pd);

@@ -47,6 +47,11 @@ static struct drbd_conn *read_peer(struct drbd_volume *v)
     return NULL;
 }
 
+bool drbd_range_current(const struct drbd_volume *v, uint64_t off, uint64_t len)
+{
+    return read_locally(v, off, len);
+}
+
 int drbd_read_source(struct drbd *d, const char *resource, int volume, uint64_t off, char *peer,
                      size_t len)
 {

@@ -516,7 +516,14 @@ static void rs_read_done(struct drbd_lio *lio)
     struct drbd_volume *v = pd->v;
     bool current;
     int status = drbd_peer_read_end(lio, &current);
-    if (current && !status) {
+    if (current && !status && !drbd_range_current(v, pr->off, pr->len)) {
+        /* we are a resync target ourselves now and lack these blocks: an
+         * answer without data, the target keeps its bits for a later pass */
+        unsigned char p[12];
+        drbd_put_be64(p, pr->off);
+        drbd_put_be32(p + 8, (uint32_t)pr->len);
+        drbd_send(pd->c, P_RS_DATA, v->vnr, p, sizeof(p), false);
+    } else if (current && !status) {
         if (pr->kind == PR_CSUM_READ) {
             enum drbd_alg alg = pd->c->net.csums_alg;
             size_t ds = drbd_digest_size(alg), nblk = (size_t)(pr->len / DRBD_BLOCK);

@@ -227,6 +227,13 @@ void drbd_sync_finish_source(struct drbd_peer_dev *pd)
     struct drbd_bitmap *bm = drbd_pd_bm(pd);
     if (pd->repl != DRBD_R_SYNC_SOURCE && pd->repl != DRBD_R_PAUSED_SYNC_S)
         return;
+    if (v->disk != DRBD_D_UP_TO_DATE) {
+        /* we became a resync target meanwhile: our UUIDs name no data the
+         * target could take over; the next handshake decides again */
+        drbd_conn_drop(pd->c, DRBD_C_NETWORK_FAILURE,
+                       "the resync source is no longer UpToDate itself");
+        return;
+    }
     resync_done_log(pd);
     /* bits set while we synced (writes of a primary the target does not get,
      * answers such a write overtook) stay for the next resync, at the next
