@@ -232,6 +232,7 @@ struct drbd_uuid_side {
     uint64_t current;
     uint64_t bitmap;                   /* this side's bitmap UUID for the other */
     uint64_t history[DRBD_HISTORY];
+    uint64_t others[DRBD_MAX_NODES];   /* its bitmap UUIDs for third nodes (0: none) */
     bool crashed_primary;
     bool primary;
     bool fed;                          /* a secondary replicating from a connected primary */

@@ -15,6 +15,14 @@
 
 #define U(x) ((x) & ~UUID_PRIMARY)
 
+static bool in_list(const uint64_t *list, int n, uint64_t u)
+{
+    for (int i = 0; u && i < n; i++)
+        if (U(list[i]) == u)
+            return true;
+    return false;
+}
+
 static bool in_history(const uint64_t *hist, uint64_t u)
 {
     for (int i = 0; u && i < DRBD_HISTORY; i++)
@@ -112,10 +120,14 @@ int drbd_uuid_compare(const struct drbd_uuid_side *self, const struct drbd_uuid_
     *rule = 8;
     if ((sb && U(sb - UUID_NEW_BM_OFFSET) == p) || (!sb && U(self->history[0]) == p))
         return HG_SOURCE_BM;
+    /* 9: one side's current is an ancestor of the other's data: in its
+     * history, or the generation a third node left it at (its bitmap UUID
+     * for that node; a rotation that raced this peer's disconnect can leave
+     * the peer's generation only there) */
     *rule = 9;
-    if (in_history(peer->history, s))
+    if (in_history(peer->history, s) || in_list(peer->others, DRBD_MAX_NODES, s))
         return HG_TARGET_FULL;
-    if (in_history(self->history, p))
+    if (in_history(self->history, p) || in_list(self->others, DRBD_MAX_NODES, p))
         return HG_SOURCE_FULL;
     /* 10/11 split brain; 50/51: unless one side is a primary that lost
      * quorum: the majority went on without it, its writes since failed */
@@ -253,6 +265,9 @@ static void side_self(const struct drbd_peer_dev *pd, struct drbd_uuid_side *s)
     s->current = v->md.current_uuid;
     s->bitmap = v->md.bitmap_uuid[pd->c->peer_id];
     memcpy(s->history, v->md.history, sizeof(s->history));
+    for (int i = 0; i < DRBD_MAX_NODES; i++)
+        if (i != pd->c->peer_id && i != v->res->my_id)
+            s->others[i] = v->md.bitmap_uuid[i];
     s->crashed_primary = v->md.flags & MDF_CRASHED_PRIMARY;
     s->primary = v->res->role == DRBD_ROLE_PRIMARY;
     s->fed = drbd_fed_by_primary(v);
@@ -268,6 +283,9 @@ static void side_peer(const struct drbd_peer_dev *pd, struct drbd_uuid_side *s)
     s->current = ps->current_uuid;
     s->bitmap = ps->bitmap_uuid[pd->c->res->my_id];
     memcpy(s->history, ps->history, sizeof(s->history));
+    for (int i = 0; i < DRBD_MAX_NODES; i++)
+        if (i != pd->c->res->my_id && i != pd->c->peer_id)
+            s->others[i] = ps->bitmap_uuid[i];
     s->crashed_primary = ps->flags & PSF_CRASHED_PRIMARY;
     s->primary = ps->role == DRBD_ROLE_PRIMARY;
     s->fed = ps->flags & PSF_FED_BY_PRIMARY;

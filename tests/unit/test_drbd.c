@@ -353,6 +353,11 @@ static const struct uuid_case uuid_cases[] = {
      HG_TARGET_FULL, 9},
     {"9 peer current in my history", {.current = B, .bitmap = C, .history = {D, A}}, {.current = A}, true,
      HG_SOURCE_FULL, 9},
+    /* a third node's bitmap UUID is an ancestor too (a rotation raced a disconnect) */
+    {"9 peer current is my bitmap UUID for a third node", {.current = B, .bitmap = C, .others = {[2] = A}},
+     {.current = A}, true, HG_SOURCE_FULL, 9},
+    {"9 my current is the peer's bitmap UUID for a third node", {.current = A},
+     {.current = B, .bitmap = C, .others = {[3] = A}}, true, HG_TARGET_FULL, 9},
     {"10 split brain, same bitmap", {.current = B, .bitmap = A}, {.current = C, .bitmap = A}, true,
      HG_SPLIT_BRAIN_AUTO, 10},
     {"11 split brain, common history", {.current = B, .bitmap = D, .history = {E, A}},
