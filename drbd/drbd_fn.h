@@ -235,6 +235,7 @@ struct drbd_uuid_side {
     uint64_t others[DRBD_MAX_NODES];   /* its bitmap UUIDs for third nodes (0: none) */
     bool crashed_primary;
     bool primary;
+    bool inconsistent;                 /* its disk is Inconsistent (a resync target) */
     bool fed;                          /* a secondary replicating from a connected primary */
     bool lost_quorum;                  /* lost quorum while primary since it was last in sync */
     uint64_t bits;                     /* out-of-sync bits toward the other */

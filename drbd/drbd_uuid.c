@@ -52,9 +52,10 @@ int drbd_uuid_compare(const struct drbd_uuid_side *self, const struct drbd_uuid_
         /* 41/42: a resync finished on one side only; it repeats from the
          * bitmap, from the side with the bitmap UUID - unless the other one is
          * primary now: nothing was written since (same current UUID), and a
-         * primary is never a resync target */
-        bool self_only_primary = self->primary && !peer->primary;
-        bool peer_only_primary = peer->primary && !self->primary;
+         * primary is no resync target (but one Inconsistent still needs
+         * its resync: it is one) */
+        bool self_only_primary = self->primary && !peer->primary && !self->inconsistent;
+        bool peer_only_primary = peer->primary && !self->primary && !peer->inconsistent;
         *rule = 41;
         if (sb && !pb)
             return peer_only_primary ? HG_TARGET_BM : HG_SOURCE_BM;
@@ -270,6 +271,7 @@ static void side_self(const struct drbd_peer_dev *pd, struct drbd_uuid_side *s)
             s->others[i] = v->md.bitmap_uuid[i];
     s->crashed_primary = v->md.flags & MDF_CRASHED_PRIMARY;
     s->primary = v->res->role == DRBD_ROLE_PRIMARY;
+    s->inconsistent = v->disk <= DRBD_D_INCONSISTENT;
     s->fed = drbd_fed_by_primary(v);
     s->lost_quorum = v->md.flags & MDF_LOST_QUORUM;
     const struct drbd_bitmap *bm = drbd_pd_bm(pd);
@@ -288,6 +290,7 @@ static void side_peer(const struct drbd_peer_dev *pd, struct drbd_uuid_side *s)
             s->others[i] = ps->bitmap_uuid[i];
     s->crashed_primary = ps->flags & PSF_CRASHED_PRIMARY;
     s->primary = ps->role == DRBD_ROLE_PRIMARY;
+    s->inconsistent = ps->disk <= DRBD_D_INCONSISTENT;
     s->fed = ps->flags & PSF_FED_BY_PRIMARY;
     s->lost_quorum = ps->flags & PSF_LOST_QUORUM;
     s->bits = ps->bits;

@@ -308,6 +308,8 @@ static const struct uuid_case uuid_cases[] = {
     {"3 peer just created", {.current = A}, {.current = JC}, true, HG_SOURCE_FULL, 3},
     {"41 resync end missed by peer", {.current = A, .bitmap = B}, {.current = A}, true, HG_SOURCE_BM, 41},
     {"42 resync end missed here", {.current = A}, {.current = A, .bitmap = B}, true, HG_TARGET_BM, 42},
+    {"42 an Inconsistent primary still takes its resync", {.current = A, .primary = true, .inconsistent = true},
+     {.current = A, .bitmap = B}, true, HG_TARGET_BM, 42},
     {"41 but the peer is primary now", {.current = A, .bitmap = B}, {.current = A, .primary = true}, true,
      HG_TARGET_BM, 41},
     {"42 but I am primary now", {.current = A, .primary = true}, {.current = A, .bitmap = B}, true,
