@@ -260,7 +260,8 @@ static void send_reconcile(struct drbd_conn *q, const struct drbd_conn *lost)
 }
 
 /* Both of us lost primary P: the one that applied the later write of P is the
- * source (a tie: the lower node id; the data is the same). */
+ * source; one that applied none of P's writes (incarnation 0) never is (a
+ * tie: the lower node id; the data is the same). */
 static void reconcile_try(struct drbd_conn *q, struct drbd_conn *p)
 {
     struct drbd_resource *r = q->res;
@@ -268,9 +269,11 @@ static void reconcile_try(struct drbd_conn *q, struct drbd_conn *p)
     if (!p->lost.valid || !theirs->valid || !drbd_conn_established(q))
         return;
     theirs->valid = false;
+    bool mine_any = p->lost.inc != 0, theirs_any = theirs->inc != 0;
     bool same = p->lost.inc == theirs->inc;
-    bool source = same && p->lost.seq != theirs->seq ? p->lost.seq > theirs->seq
-                                                     : r->my_id < q->peer_id;
+    bool source = mine_any != theirs_any               ? mine_any
+                  : same && p->lost.seq != theirs->seq ? p->lost.seq > theirs->seq
+                                                       : r->my_id < q->peer_id;
     umc_info(r->node, DRBD_COMP, "%s %s: both lost %s (last write applied here %llu, there %llu): "
              "%s", r->cfg->name, q->name, p->name, (unsigned long long)p->lost.seq,
              (unsigned long long)theirs->seq, source ? "resync source" : "resync target");
