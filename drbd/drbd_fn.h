@@ -280,7 +280,8 @@ void drbd_rx_rs_request(struct drbd_peer_dev *pd, unsigned type, struct drbd_rbu
 int drbd_rx_rs_data(struct drbd_peer_dev *pd, unsigned type, struct drbd_rbuf *r,
                     unsigned char *payload, uint32_t len);
 void drbd_rx_rs_write_ack(struct drbd_peer_dev *pd, uint64_t off, uint64_t len);
-void drbd_rx_rs_done(struct drbd_peer_dev *pd);
+int drbd_rx_rs_done(struct drbd_peer_dev *pd, bool by_other, uint32_t oos_seen);
+void drbd_send_rs_done(struct drbd_peer_dev *pd, bool by_other);
 int drbd_verify_start(struct drbd_peer_dev *pd, uint64_t start, char *msg, size_t msglen);
 void drbd_rx_ov_start(struct drbd_peer_dev *pd, uint64_t start);
 void drbd_rx_ov_request(struct drbd_peer_dev *pd, struct drbd_rbuf *r);
@@ -294,6 +295,11 @@ void drbd_rs_free_reqs(struct drbd_peer_dev *pd);
 /* Our copy of [off, off+len) is current: UpToDate, or resynced already. */
 bool drbd_range_current(const struct drbd_volume *v, uint64_t off, uint64_t len);
 void drbd_rs_note_missed_write(struct drbd_peer_dev *pd, uint64_t off, uint64_t len);
+/* Tell pd's peer that [off, off+len) is out of sync between us (P_OUT_OF_SYNC). */
+void drbd_send_out_of_sync(struct drbd_peer_dev *pd, uint64_t off, uint64_t len);
+/* Source: bits set for a target after our bitmap went out go to it as well. */
+void drbd_rs_send_new_bits(struct drbd_peer_dev *pd, uint64_t off, uint64_t len);
+void drbd_rx_out_of_sync(struct drbd_peer_dev *pd, uint64_t off, uint32_t len);
 void drbd_rs_dependents(struct drbd_volume *v, bool finished);
 void drbd_rs_choose_active(struct drbd_peer_dev *pd);
 struct drbd_peer_dev *drbd_rs_primary_dependent(const struct drbd_peer_dev *done);

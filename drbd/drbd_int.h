@@ -461,6 +461,8 @@ struct drbd_peer_dev {
     uint64_t bm_md_gen;                /* the meta-data write our bitmap waits for */
     uint64_t rs_next_id;
     bool rs_done_sent;
+    uint32_t rs_oos_sent;              /* source: P_OUT_OF_SYNC sent in this resync */
+    uint32_t rs_oos_seen;              /* target: P_OUT_OF_SYNC taken in this resync */
     bool ov_marked;                    /* verify set bits: they wait for a reconnect */
     bool rs_new_bits;                  /* source: bits came that the target does not know */
     bool rc_source;                    /* we are to resync it (after a lost primary, or

@@ -390,6 +390,7 @@ static void session_reset_state(struct drbd_conn *c)
         pd->bm_rx_pos = 0;
         pd->pause_peer = false;
         pd->rs_done_sent = false;
+        pd->rs_oos_sent = pd->rs_oos_seen = 0;
         pd->ov_marked = pd->rs_new_bits = pd->rc_source = false;
     }
 }

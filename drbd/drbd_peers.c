@@ -141,6 +141,7 @@ static void mark_missing(struct drbd_volume *v, struct drbd_conn *q, uint64_t of
     if (drbd_pd_syncing(pd))
         pd->rs_new_bits = true;
     drbd_rs_note_missed_write(pd, off, len);
+    drbd_rs_send_new_bits(pd, off, len);
 }
 
 static void ring_push(struct drbd_conn *c, const struct drbd_pis_ent *e)

@@ -262,14 +262,13 @@ static int rx_sync_packet(struct drbd_conn *c, struct drbd_peer_dev *pd, unsigne
         return 0;
     }
     case P_RS_DONE: {
-        /* 1: another resync completed the volume; the source may forget its bits */
-        unsigned by_other = len ? drbd_get_u8(&r) : 0;
+        /* by_other 1: another resync completed the volume; the source may
+         * forget its bits.  Then how many P_OUT_OF_SYNC the target had taken. */
+        unsigned by_other = drbd_get_u8(&r);
+        uint32_t oos_seen = drbd_get_u32(&r);
         if (!drbd_rbuf_done(&r) || by_other > 1)
             return -EPROTO;
-        if (by_other)
-            pd->rs_new_bits = false;
-        drbd_rx_rs_done(pd);
-        return 0;
+        return drbd_rx_rs_done(pd, by_other, oos_seen);
     }
     case P_OV_START: {
         uint64_t start = drbd_get_u64(&r);
@@ -287,9 +286,7 @@ static int rx_sync_packet(struct drbd_conn *c, struct drbd_peer_dev *pd, unsigne
         uint32_t olen = drbd_get_u32(&r);
         if (!drbd_rbuf_done(&r) || !range_ok(pd->v, off, olen, DRBD_MAX_SEGMENT))
             return -EPROTO;
-        struct drbd_bitmap *bm = drbd_pd_bm(pd);
-        if (bm)
-            drbd_bm_set_range(bm, off / DRBD_BLOCK, (off + olen - 1) / DRBD_BLOCK);
+        drbd_rx_out_of_sync(pd, off, olen);
         return 0;
     }
     case P_START_SYNC: {

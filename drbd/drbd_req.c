@@ -455,7 +455,8 @@ void drbd_set_out_of_sync_missing(struct drbd_volume *v, uint64_t off, uint64_t 
             continue; /* (a diskless client holds no copy to be out of sync) */
         set_bits(v->bm[c->peer_id], off, len);
         if (drbd_pd_syncing(pd))
-            pd->rs_new_bits = true; /* after the bitmap exchange: the next resync */
+            pd->rs_new_bits = true;
+        drbd_rs_send_new_bits(pd, off, len);
     }
 }
 
@@ -476,12 +477,9 @@ static void req_local_write_done(struct drbd_lio *lio)
     if (status) {
         /* the data did not land here: the peers that have it must send it back later */
         struct drbd_resource *r = v->res;
-        unsigned char p[12];
-        drbd_put_be64(p, req->off);
-        drbd_put_be32(p + 8, (uint32_t)req->len);
         for (int i = 0; i < req->nnet && i < r->nconns; i++)
-            if (req->net[i].state != RQ_NONE && r->conns[i]->sock)
-                drbd_send(r->conns[i], P_OUT_OF_SYNC, v->vnr, p, sizeof(p), false);
+            if (req->net[i].state != RQ_NONE)
+                drbd_send_out_of_sync(&r->conns[i]->pds[v->idx], req->off, req->len);
         if (r->cfg->disk.on_io_error != EP_PASS_ON)
             drbd_vol_detach(v, true, NULL, NULL);
     }

@@ -239,8 +239,7 @@ void drbd_rs_dependents(struct drbd_volume *v, bool finished)
         }
         if (finished) {
             pd->rs_done_sent = true;
-            unsigned char by_other = 1;
-            drbd_send(pd->c, P_RS_DONE, v->vnr, &by_other, 1, false);
+            drbd_send_rs_done(pd, true);
             continue;
         }
         drbd_rs_resume_dependent(pd);
@@ -504,7 +503,78 @@ void drbd_resync_check_done(struct drbd_peer_dev *pd)
     if (pd->rs_done_sent || pd->rs.inflight || pd->rs.landing || (bm && bm->set))
         return;
     pd->rs_done_sent = true;
-    drbd_send(pd->c, P_RS_DONE, pd->v->vnr, NULL, 0, false);
+    drbd_send_rs_done(pd, false);
+}
+
+/* ---- blocks that go out of sync while a resync runs ----------------------------------------- */
+
+static bool source_side(const struct drbd_peer_dev *pd)
+{
+    return pd->repl == DRBD_R_WF_BITMAP_S || pd->repl == DRBD_R_SYNC_SOURCE ||
+           pd->repl == DRBD_R_PAUSED_SYNC_S;
+}
+
+static bool target_side(const struct drbd_peer_dev *pd)
+{
+    return pd->repl == DRBD_R_WF_BITMAP_T || pd->repl == DRBD_R_WF_SYNC_UUID ||
+           pd->repl == DRBD_R_SYNC_TARGET || pd->repl == DRBD_R_PAUSED_SYNC_T;
+}
+
+void drbd_send_out_of_sync(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
+{
+    if (!pd->c->sock || !len)
+        return;
+    unsigned char p[12];
+    drbd_put_be64(p, off);
+    drbd_put_be32(p + 8, (uint32_t)len);
+    drbd_send(pd->c, P_OUT_OF_SYNC, pd->v->vnr, p, sizeof(p), false);
+    /* (counted: the target's P_RS_DONE says how many it had taken) */
+    if (source_side(pd))
+        pd->rs_oos_sent++;
+}
+
+/* A write the target does not get, marked after our bitmap went out: the
+ * target fetches it in this resync, or it would call itself UpToDate
+ * without it (a later resync would come too late for a reader meanwhile). */
+void drbd_rs_send_new_bits(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
+{
+    if (source_side(pd) && pd->bm_sent)
+        drbd_send_out_of_sync(pd, off, len);
+}
+
+void drbd_rx_out_of_sync(struct drbd_peer_dev *pd, uint64_t off, uint32_t len)
+{
+    struct drbd_bitmap *bm = pd_bitmap(pd);
+    if (bm)
+        drbd_bm_set_range(bm, off / DRBD_BLOCK, (off + len - 1) / DRBD_BLOCK);
+    if (!target_side(pd))
+        return;
+    pd->rs_oos_seen++;
+    pd->rs_done_sent = false;
+    if (pd->repl == DRBD_R_SYNC_TARGET)
+        drbd_resync_kick(pd);
+}
+
+/* A P_RS_DONE sent before the target took all our P_OUT_OF_SYNC is stale:
+ * another follows once it has fetched those blocks too. */
+int drbd_rx_rs_done(struct drbd_peer_dev *pd, bool by_other, uint32_t oos_seen)
+{
+    if (source_side(pd) && oos_seen > pd->rs_oos_sent)
+        return -EPROTO; /* more than we sent */
+    if (source_side(pd) && oos_seen < pd->rs_oos_sent)
+        return 0;
+    if (by_other)
+        pd->rs_new_bits = false;
+    drbd_sync_finish_source(pd);
+    return 0;
+}
+
+void drbd_send_rs_done(struct drbd_peer_dev *pd, bool by_other)
+{
+    unsigned char p[5];
+    p[0] = by_other ? 1 : 0;
+    drbd_put_be32(p + 1, pd->rs_oos_seen);
+    drbd_send(pd->c, P_RS_DONE, pd->v->vnr, p, sizeof(p), false);
 }
 
 /* ---- the source answers ------------------------------------------------------------------------ */
@@ -633,7 +703,6 @@ void drbd_rx_rs_write_ack(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
     pd->rs_done += len;
 }
 
-void drbd_rx_rs_done(struct drbd_peer_dev *pd) { drbd_sync_finish_source(pd); }
 
 /* ---- the target writes what came ---------------------------------------------------------------- */
 

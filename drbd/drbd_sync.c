@@ -198,6 +198,7 @@ void drbd_sync_begin(struct drbd_peer_dev *pd, bool source, bool full)
     pd->bm_sent = pd->bm_received = false;
     pd->bm_rx_pos = 0;
     pd->rs_done_sent = false;
+    pd->rs_oos_sent = pd->rs_oos_seen = 0;
     if (full && bm)
         drbd_bm_set_all(bm);
     if (!source)
