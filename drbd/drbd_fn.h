@@ -323,6 +323,8 @@ bool drbd_may_promote(struct drbd_resource *r, bool force, char *msg, size_t msg
 void drbd_promote_now(struct drbd_resource *r, bool force);
 void drbd_demote_now(struct drbd_resource *r);
 bool drbd_fed_by_primary(const struct drbd_volume *v);
+bool drbd_primary_reaches(const struct drbd_volume *v);
+bool drbd_relayed_from(const struct drbd_peer_dev *pd);
 bool drbd_have_uptodate_peer(const struct drbd_volume *v);
 bool drbd_vol_readable_locally(const struct drbd_volume *v);
 

@@ -616,6 +616,7 @@ struct drbd_volume {
      * would serve older data than it already has (DRBD's exposed data UUID). */
     uint64_t exposed_uuid;
     bool fresh_attach;
+    bool fed_told;                     /* PSF_FED_BY_PRIMARY as last sent to the peers */
     struct drbd_md md;
     struct drbd_layout layout;
     struct drbd_bitmap *bm[DRBD_MAX_NODES];

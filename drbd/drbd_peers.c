@@ -360,18 +360,22 @@ void drbd_pis_free(struct drbd_conn *c)
 /* ---- resyncs no handshake starts ------------------------------------------------------------- */
 
 /* An Inconsistent volume no resync feeds (its source went away) asks a
- * connected UpToDate peer, a primary first. */
+ * connected UpToDate peer, a primary first; so does an Outdated one (it
+ * resynced from a peer whose primary did not reach it), from a peer whose
+ * writes all reach it now. */
 static void resync_orphan_target(struct drbd_resource *r, struct drbd_volume *v)
 {
     struct drbd_peer_dev *best = NULL;
-    if (!v->have_md || v->disk != DRBD_D_INCONSISTENT)
+    bool outdated = v->disk == DRBD_D_OUTDATED;
+    if (!v->have_md || (v->disk != DRBD_D_INCONSISTENT && !outdated) ||
+        (outdated && r->role == DRBD_ROLE_PRIMARY))
         return;
     for (int i = 0; i < r->nconns; i++) {
         struct drbd_peer_dev *pd = &r->conns[i]->pds[v->idx];
         if (drbd_pd_syncing(pd) || (pd->ps.flags & PSF_BUG_NO_RESTART))
             return;
         if (pd->repl != DRBD_R_ESTABLISHED || pd->peer_disk != DRBD_D_UP_TO_DATE ||
-            !drbd_conn_established(pd->c))
+            !drbd_conn_established(pd->c) || (outdated && drbd_relayed_from(pd)))
             continue;
         if (!best || (pd->c->peer_role == DRBD_ROLE_PRIMARY &&
                       best->c->peer_role != DRBD_ROLE_PRIMARY))

@@ -95,7 +95,10 @@ bool drbd_disk_transition_ok(enum drbd_disk_state from, enum drbd_disk_state to)
     case DRBD_D_NEGOTIATING:
         ok = B(DRBD_D_INCONSISTENT) | B(DRBD_D_OUTDATED) | B(DRBD_D_UP_TO_DATE) | leave;
         break;
-    case DRBD_D_INCONSISTENT: ok = B(DRBD_D_UP_TO_DATE) | leave; break;
+    case DRBD_D_INCONSISTENT:
+        /* (Outdated: resynced from a peer whose primary does not reach us) */
+        ok = B(DRBD_D_UP_TO_DATE) | B(DRBD_D_OUTDATED) | leave;
+        break;
     case DRBD_D_OUTDATED: ok = B(DRBD_D_INCONSISTENT) | B(DRBD_D_UP_TO_DATE) | leave; break;
     case DRBD_D_CONSISTENT:
         ok = B(DRBD_D_INCONSISTENT) | B(DRBD_D_OUTDATED) | B(DRBD_D_UP_TO_DATE) | leave;
@@ -187,7 +190,28 @@ void drbd_set_role(struct drbd_resource *r, enum drbd_role to)
     drbd_state_changed(r);
 }
 
-void drbd_state_changed(struct drbd_resource *r) { drbd_events_diff(r); }
+/* Peers judge a resync source by whether a primary feeds it: they hear
+ * when that changes. */
+static void fed_flag_follow(struct drbd_resource *r)
+{
+    for (int i = 0; i < r->nvols; i++) {
+        struct drbd_volume *v = r->vols[i];
+        bool fed = drbd_fed_by_primary(v);
+        if (fed == v->fed_told)
+            continue;
+        v->fed_told = fed;
+        /* (a handshake under way sends the flag in its own P_STATE) */
+        for (int j = 0; j < r->nconns; j++)
+            if (r->conns[j]->sock && r->conns[j]->pds[i].decided)
+                drbd_send_state(&r->conns[j]->pds[i], P_STATE_UPDATE);
+    }
+}
+
+void drbd_state_changed(struct drbd_resource *r)
+{
+    fed_flag_follow(r);
+    drbd_events_diff(r);
+}
 
 /* ---- quorum -------------------------------------------------------------------------- */
 
@@ -287,8 +311,23 @@ void drbd_quorum_probe_check(struct drbd_resource *r)
 /* A secondary replicating from a connected primary: its data is the primary's. */
 bool drbd_fed_by_primary(const struct drbd_volume *v)
 {
+    return v->disk == DRBD_D_UP_TO_DATE && drbd_primary_reaches(v);
+}
+
+/* pd's peer replicates a primary (not us) whose writes do not reach us:
+ * what we get from it may be overtaken any moment by writes we never see. */
+bool drbd_relayed_from(const struct drbd_peer_dev *pd)
+{
+    return (pd->ps.flags & PSF_FED_BY_PRIMARY) && pd->v->res->role != DRBD_ROLE_PRIMARY &&
+           !drbd_primary_reaches(pd->v);
+}
+
+/* The writes of a connected primary reach this secondary (its disk may be
+ * anything from Inconsistent up). */
+bool drbd_primary_reaches(const struct drbd_volume *v)
+{
     const struct drbd_resource *r = v->res;
-    if (r->role == DRBD_ROLE_PRIMARY || v->disk != DRBD_D_UP_TO_DATE)
+    if (r->role == DRBD_ROLE_PRIMARY)
         return false;
     for (int i = 0; i < r->nconns; i++) {
         const struct drbd_peer_dev *pd = &r->conns[i]->pds[v->idx];

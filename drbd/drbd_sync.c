@@ -301,8 +301,11 @@ static void target_finish(struct drbd_peer_dev *pd, const struct drbd_peer_state
     pd->pause_dep = false;
     drbd_set_repl(pd, DRBD_R_ESTABLISHED);
     struct drbd_peer_dev *next = was_dependent ? NULL : drbd_rs_primary_dependent(pd);
+    if (!next && drbd_relayed_from(pd))
+        umc_info(v->res->node, DRBD_COMP, "%s %s: its primary does not reach us: Outdated", v->name,
+                 pd->c->name);
     if (!next)
-        drbd_set_disk(v, DRBD_D_UP_TO_DATE);
+        drbd_set_disk(v, drbd_relayed_from(pd) ? DRBD_D_OUTDATED : DRBD_D_UP_TO_DATE);
     drbd_bm_writeback(v, NULL, NULL);
     drbd_md_sync(v, NULL, NULL);
     if (next)
@@ -392,9 +395,9 @@ static bool bitmap_sync_ok(const struct drbd_peer_dev *pd, bool as_source)
         return false;
     if (as_source)
         return v->disk == DRBD_D_UP_TO_DATE && pd->peer_disk >= DRBD_D_INCONSISTENT;
-    /* as target: from an UpToDate peer when Inconsistent, or from a primary */
+    /* as target: from an UpToDate peer when Inconsistent or Outdated, or from a primary */
     return pd->peer_disk == DRBD_D_UP_TO_DATE &&
-           (v->disk == DRBD_D_INCONSISTENT ||
+           (v->disk == DRBD_D_INCONSISTENT || v->disk == DRBD_D_OUTDATED ||
             (pd->c->peer_role == DRBD_ROLE_PRIMARY && v->disk >= DRBD_D_OUTDATED &&
              v->res->role != DRBD_ROLE_PRIMARY));
 }

@@ -500,7 +500,8 @@ bool drbd_apply_decision(struct drbd_peer_dev *pd, int hg, int rule, unsigned fl
         struct drbd_bitmap *bm = drbd_pd_bm(pd);
         if (!(flags & DEC_SUPPRESSED) && v->have_md &&
             (v->disk == DRBD_D_CONSISTENT || v->disk == DRBD_D_OUTDATED) &&
-            (pd->peer_disk == DRBD_D_UP_TO_DATE || pd->peer_disk == DRBD_D_CONSISTENT))
+            (pd->peer_disk == DRBD_D_UP_TO_DATE || pd->peer_disk == DRBD_D_CONSISTENT) &&
+            !drbd_relayed_from(pd))
             drbd_set_disk(v, DRBD_D_UP_TO_DATE);
         if (bm && bm->set)
             umc_info(r->node, DRBD_COMP, "%s %s: no resync, but %llu bits in bitmap!", v->name,
@@ -627,11 +628,12 @@ void drbd_pd_renegotiate(struct drbd_peer_dev *pd, bool initiator)
     struct drbd_conn *c = pd->c;
     if (!c->sock)
         return;
+    /* (undecided first: no state update goes out ahead of our P_STATE) */
+    pd->decided = false;
     if (drbd_pd_syncing(pd))
         drbd_sync_abort(pd);
     if (pd->repl != DRBD_R_OFF)
         drbd_set_repl(pd, DRBD_R_OFF);
-    pd->decided = false;
     pd->got_state = false;
     c->handshake_done = false;
     c->own_verdict_done = false;

@@ -631,12 +631,13 @@ static void disk_transitions(void **state)
     assert_true(drbd_disk_transition_ok(DRBD_D_CONSISTENT, DRBD_D_UP_TO_DATE));
     assert_true(drbd_disk_transition_ok(DRBD_D_UP_TO_DATE, DRBD_D_INCONSISTENT));
     assert_true(drbd_disk_transition_ok(DRBD_D_INCONSISTENT, DRBD_D_UP_TO_DATE));
+    /* a resync from a peer whose primary does not reach us */
+    assert_true(drbd_disk_transition_ok(DRBD_D_INCONSISTENT, DRBD_D_OUTDATED));
     assert_true(drbd_disk_transition_ok(DRBD_D_UP_TO_DATE, DRBD_D_FAILED));
     assert_true(drbd_disk_transition_ok(DRBD_D_FAILED, DRBD_D_DISKLESS));
     /* refused */
     assert_false(drbd_disk_transition_ok(DRBD_D_DISKLESS, DRBD_D_UP_TO_DATE));
     assert_false(drbd_disk_transition_ok(DRBD_D_INCONSISTENT, DRBD_D_CONSISTENT));
-    assert_false(drbd_disk_transition_ok(DRBD_D_INCONSISTENT, DRBD_D_OUTDATED));
     assert_false(drbd_disk_transition_ok(DRBD_D_UP_TO_DATE, DRBD_D_DISKLESS));
     assert_false(drbd_disk_transition_ok(DRBD_D_FAILED, DRBD_D_UP_TO_DATE));
     assert_false(drbd_disk_transition_ok(DRBD_D_UP_TO_DATE, DRBD_D_CONSISTENT));

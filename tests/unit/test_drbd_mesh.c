@@ -140,13 +140,25 @@ static void quorum_loss_suspend_io(void **state)
     world_free(&w);
 }
 
-static bool pred_bob_carol_in_sync(struct world *w, void *arg)
+static bool bob_carol_in_sync(struct world *w, enum drbd_disk_state bob_disk)
 {
     struct drbd_volume_info b = vinfo(w, 1, 0), c = vinfo(w, 2, 0);
     const struct drbd_peer_info *bc = pinfo(&b, "carol"), *cb = pinfo(&c, "bob");
-    return b.disk == DRBD_D_UP_TO_DATE && c.disk == DRBD_D_UP_TO_DATE && bc && cb &&
+    return b.disk == bob_disk && c.disk == DRBD_D_UP_TO_DATE && bc && cb &&
            bc->repl == DRBD_R_ESTABLISHED && cb->repl == DRBD_R_ESTABLISHED && !bc->out_of_sync &&
            !cb->out_of_sync;
+}
+
+static bool pred_bob_carol_in_sync(struct world *w, void *arg)
+{
+    return bob_carol_in_sync(w, DRBD_D_UP_TO_DATE);
+}
+
+/* bob has all carol has, but the primary carol replicates does not reach
+ * bob: it may write more any moment, so bob is Outdated */
+static bool pred_bob_relayed_by_carol(struct world *w, void *arg)
+{
+    return bob_carol_in_sync(w, DRBD_D_OUTDATED);
 }
 
 /* The primary loses bob first and completes writes with carol only, then
@@ -180,7 +192,8 @@ static void lost_primary_reconcile(void **state)
 
 /* Writes of the primary that bob does not get (the primary lost it, bob and
  * carol are still connected) are marked on carol, and carol, fed by the
- * primary, resyncs them to bob. */
+ * primary, resyncs them to bob; bob ends Outdated until the primary reaches
+ * it again. */
 static void secondary_relays_to_unreachable_peer(void **state)
 {
     struct world w;
@@ -195,7 +208,8 @@ static void secondary_relays_to_unreachable_peer(void **state)
     assert_int_equal(write_blocks(&w, 0, 0, 300, 8, 52), 0);
     run_for(&w, 2 * MTE_SEC);
     assert_true(traced(&w, "drbd1 bob: resyncing the blocks it may miss"));
-    assert_true(wait_for(&w, pred_bob_carol_in_sync, NULL, 30 * MTE_SEC));
+    assert_true(wait_for(&w, pred_bob_relayed_by_carol, NULL, 30 * MTE_SEC));
+    assert_true(traced(&w, "drbd1 carol: its primary does not reach us: Outdated"));
     all_same(&w);
     assert_int_equal(vinfo(&w, 0, 0).peers[0].out_of_sync >= 8 * 4096, 1); /* alice still owes bob */
     close_dev(&w, 0, 0, true);
