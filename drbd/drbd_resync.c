@@ -19,6 +19,7 @@ struct rs_req {
     uint64_t off, len;
     bool stale;                        /* a newer app write overlaps: drop the answer */
     bool arrived;                      /* answered; its write is landing */
+    bool remarked;                     /* the source marked its blocks again meanwhile */
 };
 
 /* An answer the source read and sent: its bits clear when the target says
@@ -297,11 +298,26 @@ static bool rs_req_arrived(struct drbd_peer_dev *pd, uint64_t off, uint64_t len,
     return true;
 }
 
-static void rs_req_landed(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
+/* false: the source marked the blocks again while they landed (the answer
+ * is older than a write we did not get): their bits stay */
+static bool rs_req_landed(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
 {
     struct rs_req *q = rs_req_find(pd, off, len, true);
+    bool current = !q || !q->remarked;
     if (q)
         rs_req_forget(pd, q);
+    return current;
+}
+
+static void answers_remarked(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
+{
+    if (!pd->rs_reqs.next)
+        return;
+    for (struct drbd_link *l = pd->rs_reqs.next; l != &pd->rs_reqs; l = l->next) {
+        struct rs_req *q = dl_entry(l, struct rs_req, link);
+        if (q->arrived && q->off < off + len && off < q->off + q->len)
+            q->remarked = true;
+    }
 }
 
 /* Answers still on their way for [off, off+len) would land after a write
@@ -549,6 +565,8 @@ void drbd_rx_out_of_sync(struct drbd_peer_dev *pd, uint64_t off, uint32_t len)
         drbd_bm_set_range(bm, off / DRBD_BLOCK, (off + len - 1) / DRBD_BLOCK);
     if (!target_side(pd))
         return;
+    /* (an answer landing now was sent before this: it is older) */
+    answers_remarked(pd, off, len);
     pd->rs_oos_seen++;
     pd->rs_done_sent = false;
     if (pd->repl == DRBD_R_SYNC_TARGET)
@@ -716,10 +734,10 @@ static void rs_landed(struct drbd_peer_dev *pd, uint64_t gen, uint64_t off, uint
 {
     if (gen != pd->c->gen || !pd->c->sock)
         return;
-    rs_req_landed(pd, off, len);
+    bool current = rs_req_landed(pd, off, len);
     struct drbd_bitmap *bm = pd_bitmap(pd);
     if (!status) {
-        if (bm)
+        if (bm && current)
             drbd_bm_clear_range(bm, off / DRBD_BLOCK, (off + len - 1) / DRBD_BLOCK);
         unsigned char p[12];
         drbd_put_be64(p, off);
