@@ -279,12 +279,17 @@ static void rx_apply_data(struct drbd_conn *c, struct drbd_peer_req *pr)
     if (c->net.protocol == 'B')
         send_ack(c, P_RECV_ACK, pr->pd->v->vnr, pr->id);
     drbd_rs_note_app_write(pr->pd->v, pr->off, pr->len);
-    drbd_pis_note_write(c, pr->pd, pr->seq, pr->inc, pr->peer_mask, pr->off, (uint32_t)pr->len);
     c->rx_cur.writes++;
     c->rx_cur.pending++;
     pr->in_closing = false;
     pr->done = app_write_done;
+    struct drbd_peer_dev *pd = pr->pd;
+    uint64_t seq = pr->seq, off = pr->off;
+    uint32_t inc = pr->inc, mask = pr->peer_mask, len = (uint32_t)pr->len;
     drbd_peer_write(pr);
+    /* after the write holds its blocks: a resync read that waited for it
+     * (drbd_peers.c) queues behind it instead of reading what it replaces */
+    drbd_pis_note_write(c, pd, seq, inc, mask, off, len);
 }
 
 static void rx_apply_barrier(struct drbd_conn *c, uint32_t nr)
