@@ -366,3 +366,8 @@ void oracle_get_stats(const struct oracle *o, struct oracle_stats *st)
     for (uint64_t i = 0; i < o->nunits; i++)
         st->units_written += o->u[i].last != 0;
 }
+
+bool oracle_acked_since(const struct oracle *o, uint64_t t)
+{
+    return o->ack_len && o->ack_log[o->ack_len - 1].time >= t;
+}

@@ -97,5 +97,7 @@ struct oracle_stats {
     uint64_t units_written;
 };
 void oracle_get_stats(const struct oracle *o, struct oracle_stats *st);
+/* A write was acknowledged at or after t (virtual time). */
+bool oracle_acked_since(const struct oracle *o, uint64_t t);
 
 #endif

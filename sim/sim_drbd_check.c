@@ -143,6 +143,7 @@ struct synced_ctx {
     size_t len;
     bool ok;
     struct sim *s;
+    const struct sim_node *self;
 };
 
 /* The peer's own view of res, if it runs it. */
@@ -151,6 +152,18 @@ static bool peer_running_with(struct sim *s, const char *peer, const char *res,
 {
     struct sim_node *pn = sim_node_find(s, peer);
     return pn && pn->n && !sdrbd_volume(pn->drbd, res, 0, out);
+}
+
+/* DRBD leaves a split brain its after-sb policies cannot resolve
+ * StandAlone.  One the scenario made (a failover away from a node that had
+ * acknowledged writes the new primary lacks: both data sets are real) owes
+ * no resync; any other StandAlone connection does. */
+static bool split_brain_owes_nothing(const struct synced_ctx *c, const struct drbd_peer_info *p)
+{
+    if (p->conn != DRBD_C_STANDALONE || !strstr(p->last_drop, "Split-Brain detected but unresolved"))
+        return false;
+    const struct sim_node *pn = sim_node_find(c->s, p->name);
+    return c->self->diverged || (pn && pn->diverged);
 }
 
 static void synced_volume(void *arg, const struct drbd_volume_info *v)
@@ -167,7 +180,7 @@ static void synced_volume(void *arg, const struct drbd_volume_info *v)
     for (int i = 0; i < v->npeers; i++) {
         const struct drbd_peer_info *p = &v->peers[i];
         struct drbd_volume_info pv;
-        if (!peer_running_with(c->s, p->name, v->resource, &pv))
+        if (!peer_running_with(c->s, p->name, v->resource, &pv) || split_brain_owes_nothing(c, p))
             continue;
         bool disk_ok = p->disk == DRBD_D_UP_TO_DATE || (pv.client && p->disk == DRBD_D_DISKLESS);
         if (p->conn != DRBD_C_CONNECTED || p->repl != DRBD_R_ESTABLISHED || p->out_of_sync || !disk_ok) {
@@ -189,7 +202,7 @@ bool sdrbd_all_synced(struct sim *s, const char *res, char *why, size_t len)
         struct sdrbd_node *dn = s->nodes[i].drbd;
         if (!dn || !dn->d)
             continue;
-        struct synced_ctx c = {res ? res : "", why, len, true, s};
+        struct synced_ctx c = {res ? res : "", why, len, true, s, &s->nodes[i]};
         drbd_foreach_volume(dn->d, synced_volume, &c);
         if (!c.ok) {
             size_t n = strlen(why);

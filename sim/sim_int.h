@@ -44,6 +44,9 @@ struct sim_node {
     struct sexport_node *exp;      /* the iSCSI layer's state of this node */
     uint64_t res_up;               /* bit per scenario resource: was brought up */
     bool in_resources;             /* some resource has an "on NODE" section */
+    bool diverged;                 /* a failover away from it left writes it had
+                                      acknowledged behind: a split brain with
+                                      the new primary's data is real */
 };
 
 struct sim {

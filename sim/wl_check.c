@@ -62,6 +62,9 @@ void wl_check_failover(struct sim_wl *w, const char *new_node, const char *new_d
     }
     bool prefix = loc.protocol == 'A' || loc.protocol == 'B';
     mte_time_t cutoff = sdrbd_replicated_until(w->sim, w->node, new_node);
+    struct sim_node *old = sim_node_find(w->sim, w->node);
+    if (old && cutoff != MTE_TIME_NEVER && oracle_acked_since(w->oracle, cutoff))
+        old->diverged = true;
     struct oracle_image_check how = {.prefix_only = prefix, .cutoff = cutoff, .adopt = true};
     struct oracle_finding f;
     char where[SCN_NAME + 40];

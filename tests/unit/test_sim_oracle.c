@@ -91,6 +91,10 @@ static void image_check_cutoff(void **state)
     oracle_write_done(o, early, true, false, 100);
     uint32_t late = oracle_write_issue(o, 1, 1); /* acknowledged after the peer was lost */
     oracle_write_done(o, late, true, false, 300);
+    /* a failover at the cutoff leaves the late write behind: the data diverged */
+    assert_true(oracle_acked_since(o, 200));
+    assert_true(oracle_acked_since(o, 300));
+    assert_false(oracle_acked_since(o, 301));
     struct oracle_image_check until200 = {.cutoff = 200};
     assert_true(oracle_check_image(o, read_media, &d, &until200, &f));
     assert_false(oracle_check_image(o, read_media, &d, &full, &f));
