@@ -300,6 +300,9 @@ void drbd_send_out_of_sync(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
 /* Source: bits set for a target after our bitmap went out go to it as well. */
 void drbd_rs_send_new_bits(struct drbd_peer_dev *pd, uint64_t off, uint64_t len);
 void drbd_rx_out_of_sync(struct drbd_peer_dev *pd, uint64_t off, uint32_t len);
+/* Target: [off, off+len) is a write the source did not get (owed to it). */
+void drbd_rs_note_owed(struct drbd_peer_dev *pd, uint64_t off, uint64_t len);
+void drbd_rs_owed_merge(struct drbd_peer_dev *pd);
 void drbd_rs_dependents(struct drbd_volume *v, bool finished);
 void drbd_rs_choose_active(struct drbd_peer_dev *pd);
 struct drbd_peer_dev *drbd_rs_primary_dependent(const struct drbd_peer_dev *done);

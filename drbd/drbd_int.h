@@ -463,6 +463,8 @@ struct drbd_peer_dev {
     bool rs_done_sent;
     uint32_t rs_oos_sent;              /* source: P_OUT_OF_SYNC sent in this resync */
     uint32_t rs_oos_seen;              /* target: P_OUT_OF_SYNC taken in this resync */
+    struct drbd_bitmap *owed;          /* target: blocks the source misses (writes it
+                                          did not get), kept apart from what we fetch */
     bool ov_marked;                    /* verify set bits: they wait for a reconnect */
     bool rs_new_bits;                  /* source: bits came that the target does not know */
     bool rc_source;                    /* we are to resync it (after a lost primary, or

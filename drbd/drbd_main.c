@@ -564,8 +564,10 @@ void drbd_res_teardown(struct drbd_resource *r)
     }
     for (int i = 0; i < r->nconns; i++) {
         struct drbd_conn *c = r->conns[i];
-        for (int j = 0; j < r->nvols; j++)
+        for (int j = 0; j < r->nvols; j++) {
             drbd_rs_free_reqs(&c->pds[j]);
+            drbd_bm_free(n, c->pds[j].owed);
+        }
         umc_free(n, c->tl);
         drbd_pis_free(c);
         umc_free(n, c);

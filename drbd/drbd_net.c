@@ -391,6 +391,7 @@ static void session_reset_state(struct drbd_conn *c)
         pd->pause_peer = false;
         pd->rs_done_sent = false;
         pd->rs_oos_sent = pd->rs_oos_seen = 0;
+        drbd_rs_owed_merge(pd);
         pd->ov_marked = pd->rs_new_bits = pd->rc_source = false;
     }
 }

@@ -133,10 +133,14 @@ static void mark_missing(struct drbd_volume *v, struct drbd_conn *q, uint64_t of
 {
     struct drbd_peer_dev *pd = &q->pds[v->idx];
     struct drbd_bitmap *bm = v->bm[q->peer_id];
-    if (!bm || !len || (pd->ps.flags & PSF_CLIENT) || pd->repl == DRBD_R_WF_BITMAP_T || pd->repl == DRBD_R_WF_SYNC_UUID ||
-        pd->repl == DRBD_R_SYNC_TARGET || pd->repl == DRBD_R_PAUSED_SYNC_T ||
-        pd->repl == DRBD_R_STARTING_SYNC_T)
+    if (!bm || !len || (pd->ps.flags & PSF_CLIENT))
         return;
+    if (pd->repl == DRBD_R_WF_BITMAP_T || pd->repl == DRBD_R_WF_SYNC_UUID ||
+        pd->repl == DRBD_R_SYNC_TARGET || pd->repl == DRBD_R_PAUSED_SYNC_T ||
+        pd->repl == DRBD_R_STARTING_SYNC_T) {
+        drbd_rs_note_owed(pd, off, len);
+        return;
+    }
     drbd_bm_set_range(bm, off >> DRBD_BLOCK_SHIFT, (off + len - 1) >> DRBD_BLOCK_SHIFT);
     if (drbd_pd_syncing(pd))
         pd->rs_new_bits = true;

@@ -595,6 +595,36 @@ void drbd_send_rs_done(struct drbd_peer_dev *pd, bool by_other)
     drbd_send(pd->c, P_RS_DONE, pd->v->vnr, p, sizeof(p), false);
 }
 
+/* ---- what the source misses while we are its target ------------------------------------------ */
+
+/* A write of a primary the source did not get, applied here while we are its
+ * target: our bitmap for it says what we fetch (setting the bit there would
+ * fetch the older copy over this one), so the block is kept apart. */
+void drbd_rs_note_owed(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
+{
+    struct drbd_bitmap *bm = pd_bitmap(pd);
+    if (!bm || !len)
+        return;
+    if (!pd->owed)
+        pd->owed = drbd_bm_new(pd->c->res->node, bm->nbits);
+    drbd_bm_set_range(pd->owed, off / DRBD_BLOCK, (off + len - 1) / DRBD_BLOCK);
+}
+
+/* The resync ended or broke off: the owed blocks join our bitmap for the
+ * source (we resync them to it, or the next handshake does). */
+void drbd_rs_owed_merge(struct drbd_peer_dev *pd)
+{
+    struct drbd_bitmap *bm = pd_bitmap(pd), *owed = pd->owed;
+    if (!owed)
+        return;
+    pd->owed = NULL;
+    if (bm && owed->set) {
+        drbd_bm_or_words(bm, 0, owed->words, owed->nwords);
+        pd->rc_source = true;
+    }
+    drbd_bm_free(pd->c->res->node, owed);
+}
+
 /* ---- the source answers ------------------------------------------------------------------------ */
 
 static void rs_read_done(struct drbd_lio *lio)

@@ -296,6 +296,7 @@ static void target_finish(struct drbd_peer_dev *pd, const struct drbd_peer_state
         drbd_bm_clear_all(bm);
     else if (bm && bm->set)
         pd->rc_source = true;
+    drbd_rs_owed_merge(pd);
     drbd_md_set_flag(v, MDF_CRASHED_PRIMARY, false);
     drbd_md_set_flag(v, MDF_LOST_QUORUM, false);
     pd->pause_dep = false;
