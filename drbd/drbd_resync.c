@@ -17,9 +17,11 @@
 struct rs_req {
     struct drbd_link link;
     uint64_t off, len;
-    bool stale;                        /* a newer app write overlaps: drop the answer */
+    bool stale;                        /* older than what came since: on its way, a
+                                          newer app write (drop the answer); landing,
+                                          the source marked its blocks again (their
+                                          bits stay) */
     bool arrived;                      /* answered; its write is landing */
-    bool remarked;                     /* the source marked its blocks again meanwhile */
 };
 
 /* An answer the source read and sent: its bits clear when the target says
@@ -303,32 +305,21 @@ static bool rs_req_arrived(struct drbd_peer_dev *pd, uint64_t off, uint64_t len,
 static bool rs_req_landed(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
 {
     struct rs_req *q = rs_req_find(pd, off, len, true);
-    bool current = !q || !q->remarked;
+    bool current = !q || !q->stale;
     if (q)
         rs_req_forget(pd, q);
     return current;
 }
 
-static void answers_remarked(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
+/* The answers for [off, off+len) that are landing (landing) or still on
+ * their way (!landing) are older than what came now. */
+static void answers_stale(struct drbd_peer_dev *pd, uint64_t off, uint64_t len, bool landing)
 {
     if (!pd->rs_reqs.next)
         return;
     for (struct drbd_link *l = pd->rs_reqs.next; l != &pd->rs_reqs; l = l->next) {
         struct rs_req *q = dl_entry(l, struct rs_req, link);
-        if (q->arrived && q->off < off + len && off < q->off + q->len)
-            q->remarked = true;
-    }
-}
-
-/* Answers still on their way for [off, off+len) would land after a write
- * that is newer.  (One already landing was queued before it: it lands first.) */
-static void answers_stale(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
-{
-    if (!pd->rs_reqs.next)
-        return;
-    for (struct drbd_link *l = pd->rs_reqs.next; l != &pd->rs_reqs; l = l->next) {
-        struct rs_req *q = dl_entry(l, struct rs_req, link);
-        if (!q->arrived && q->off < off + len && off < q->off + q->len)
+        if (q->arrived == landing && q->off < off + len && off < q->off + q->len)
             q->stale = true;
     }
 }
@@ -351,7 +342,8 @@ void drbd_rs_note_app_write(struct drbd_volume *v, uint64_t off, uint64_t len)
         struct drbd_bitmap *bm = pd_bitmap(pd);
         if (bm && end > first && pd_is_target(pd))
             drbd_bm_clear_range(bm, first, end - 1);
-        answers_stale(pd, off, len);
+        /* (one already landing was queued before this write: it lands first) */
+        answers_stale(pd, off, len, false);
     }
 }
 
@@ -369,7 +361,7 @@ static void note_answer_lands(struct drbd_peer_dev *from, uint64_t off, uint64_t
             continue;
         if (bm)
             drbd_bm_set_range(bm, off / DRBD_BLOCK, (off + len - 1) / DRBD_BLOCK);
-        answers_stale(pd, off, len);
+        answers_stale(pd, off, len, false);
     }
 }
 
@@ -565,8 +557,9 @@ void drbd_rx_out_of_sync(struct drbd_peer_dev *pd, uint64_t off, uint32_t len)
         drbd_bm_set_range(bm, off / DRBD_BLOCK, (off + len - 1) / DRBD_BLOCK);
     if (!target_side(pd))
         return;
-    /* (an answer landing now was sent before this: it is older) */
-    answers_remarked(pd, off, len);
+    /* (an answer landing now was sent before this: it is older; one on its
+     * way was sent after, once the source had the write) */
+    answers_stale(pd, off, len, true);
     pd->rs_oos_seen++;
     pd->rs_done_sent = false;
     if (pd->repl == DRBD_R_SYNC_TARGET)
