@@ -33,6 +33,23 @@ struct rs_sent {
     bool overtaken;
 };
 
+/* Most resync packets begin with the range they are about: be64 offset,
+ * be32 length. */
+enum { RANGE_LEN = 12 };
+
+static void put_range(unsigned char *p, uint64_t off, uint64_t len)
+{
+    drbd_put_be64(p, off);
+    drbd_put_be32(p + 8, (uint32_t)len);
+}
+
+static void send_range(struct drbd_peer_dev *pd, unsigned type, uint64_t off, uint64_t len, bool ctrl)
+{
+    unsigned char p[RANGE_LEN];
+    put_range(p, off, len);
+    drbd_send(pd->c, type, pd->v->vnr, p, sizeof(p), ctrl);
+}
+
 /* ---- the rate controller -------------------------------------------------------------------- */
 
 void drbd_rs_ctl_reset(struct drbd_peer_dev *pd)
@@ -382,11 +399,10 @@ static void csum_prep_done(struct drbd_lio *lio)
     if (current) {
         enum drbd_alg alg = pd->c->net.csums_alg;
         size_t ds = drbd_digest_size(alg), nblk = (size_t)(pr->len / DRBD_BLOCK);
-        const size_t h = DRBD_DAGTAG_LEN + 12;
+        const size_t h = DRBD_DAGTAG_LEN + RANGE_LEN;
         unsigned char *p = umc_alloc(v->res->node, h + nblk * ds);
         drbd_rs_dagtag_put(pd, p);
-        drbd_put_be64(p + DRBD_DAGTAG_LEN, pr->off);
-        drbd_put_be32(p + DRBD_DAGTAG_LEN + 8, (uint32_t)pr->len);
+        put_range(p + DRBD_DAGTAG_LEN, pr->off, pr->len);
         if (status)
             memset(p + h, 0, nblk * ds); /* unreadable here: let the source send the data */
         else
@@ -405,10 +421,9 @@ static void rs_request(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
         drbd_peer_read(pr, csum_prep_done);
         return;
     }
-    unsigned char p[DRBD_DAGTAG_LEN + 12];
+    unsigned char p[DRBD_DAGTAG_LEN + RANGE_LEN];
     drbd_rs_dagtag_put(pd, p);
-    drbd_put_be64(p + DRBD_DAGTAG_LEN, off);
-    drbd_put_be32(p + DRBD_DAGTAG_LEN + 8, (uint32_t)len);
+    put_range(p + DRBD_DAGTAG_LEN, off, len);
     drbd_send(pd->c, P_RS_REQUEST, pd->v->vnr, p, sizeof(p), false);
 }
 
@@ -532,10 +547,7 @@ void drbd_send_out_of_sync(struct drbd_peer_dev *pd, uint64_t off, uint64_t len)
 {
     if (!pd->c->sock || !len)
         return;
-    unsigned char p[12];
-    drbd_put_be64(p, off);
-    drbd_put_be32(p + 8, (uint32_t)len);
-    drbd_send(pd->c, P_OUT_OF_SYNC, pd->v->vnr, p, sizeof(p), false);
+    send_range(pd, P_OUT_OF_SYNC, off, len, false);
     /* (counted: the target's P_RS_DONE says how many it had taken) */
     if (source_side(pd))
         pd->rs_oos_sent++;
@@ -630,17 +642,14 @@ static void rs_read_done(struct drbd_lio *lio)
     if (current && !status && !drbd_range_current(v, pr->off, pr->len)) {
         /* we are a resync target ourselves now and lack these blocks: an
          * answer without data, the target keeps its bits for a later pass */
-        unsigned char p[12];
-        drbd_put_be64(p, pr->off);
-        drbd_put_be32(p + 8, (uint32_t)pr->len);
-        drbd_send(pd->c, P_RS_DATA, v->vnr, p, sizeof(p), false);
+        send_range(pd, P_RS_DATA, pr->off, pr->len, false);
     } else if (current && !status) {
         if (pr->kind == PR_CSUM_READ) {
             enum drbd_alg alg = pd->c->net.csums_alg;
             size_t ds = drbd_digest_size(alg), nblk = (size_t)(pr->len / DRBD_BLOCK);
             size_t mlen = (nblk + 7) / 8, w = 0;
-            unsigned char *p = umc_alloc(v->res->node, 12 + mlen);
-            memset(p + 12, 0, mlen);
+            unsigned char *p = umc_alloc(v->res->node, RANGE_LEN + mlen);
+            memset(p + RANGE_LEN, 0, mlen);
             for (size_t b = 0; b < nblk; b++) {
                 unsigned char dg[32];
                 drbd_digest(alg, pr->buf + b * DRBD_BLOCK, DRBD_BLOCK, dg);
@@ -648,20 +657,18 @@ static void rs_read_done(struct drbd_lio *lio)
                     pd->rs_same_csum++;
                     continue;
                 }
-                p[12 + b / 8] |= (unsigned char)(1u << (b % 8));
+                p[RANGE_LEN + b / 8] |= (unsigned char)(1u << (b % 8));
                 memmove(pr->buf + w * DRBD_BLOCK, pr->buf + b * DRBD_BLOCK, DRBD_BLOCK);
                 w++;
             }
-            drbd_put_be64(p, pr->off);
-            drbd_put_be32(p + 8, (uint32_t)pr->len);
+            put_range(p, pr->off, pr->len);
             struct iovec iov = {.iov_base = pr->buf, .iov_len = w * DRBD_BLOCK};
-            drbd_send_data(pd->c, P_RS_CSUM_REPLY, v->vnr, p, 12 + mlen, &iov, 1, w * DRBD_BLOCK,
+            drbd_send_data(pd->c, P_RS_CSUM_REPLY, v->vnr, p, RANGE_LEN + mlen, &iov, 1, w * DRBD_BLOCK,
                            NULL, pr->buf, pr->buf_len);
             umc_free(v->res->node, p);
         } else {
-            unsigned char p[12];
-            drbd_put_be64(p, pr->off);
-            drbd_put_be32(p + 8, (uint32_t)pr->len);
+            unsigned char p[RANGE_LEN];
+            put_range(p, pr->off, pr->len);
             struct iovec iov = {.iov_base = pr->buf, .iov_len = (size_t)pr->len};
             drbd_send_data(pd->c, P_RS_DATA, v->vnr, p, sizeof(p), &iov, 1, pr->len, NULL, pr->buf,
                            pr->buf_len);
@@ -762,10 +769,7 @@ static void rs_landed(struct drbd_peer_dev *pd, uint64_t gen, uint64_t off, uint
     if (!status) {
         if (bm && current)
             drbd_bm_clear_range(bm, off / DRBD_BLOCK, (off + len - 1) / DRBD_BLOCK);
-        unsigned char p[12];
-        drbd_put_be64(p, off);
-        drbd_put_be32(p + 8, (uint32_t)len);
-        drbd_send(pd->c, P_RS_WRITE_ACK, pd->v->vnr, p, sizeof(p), true);
+        send_range(pd, P_RS_WRITE_ACK, off, len, true);
         pd->rs_done += len;
     }
     pd->rs.received_slot += len;
@@ -848,13 +852,13 @@ int drbd_rx_rs_data(struct drbd_peer_dev *pd, unsigned type, struct drbd_rbuf *r
         !rs_req_arrived(pd, off, len, &stale))
         return -EPROTO;
     size_t mlen = type == P_RS_CSUM_REPLY ? (len / DRBD_BLOCK + 7) / 8 : 0;
-    if (plen < 12 + mlen || (type == P_RS_DATA && plen - 12 != len)) {
+    if (plen < RANGE_LEN + mlen || (type == P_RS_DATA && plen - RANGE_LEN != len)) {
         if (!stale)
             rs_req_landed(pd, off, len); /* nothing to write: its bits stay for another pass */
         drbd_buf_put(pd->c->res->d, payload, plen);
         return 0;
     }
-    pd->recv_bytes += plen - 12 - mlen;
+    pd->recv_bytes += plen - RANGE_LEN - mlen;
     if (stale) {
         /* an app write overlapped: the bits stay, a later pass fetches it again */
         drbd_buf_put(pd->c->res->d, payload, plen);
@@ -864,15 +868,15 @@ int drbd_rx_rs_data(struct drbd_peer_dev *pd, unsigned type, struct drbd_rbuf *r
     }
     note_answer_lands(pd, off, len);
     if (type == P_RS_CSUM_REPLY) {
-        int rc = apply_csum_reply(pd, off, len, payload + 12, mlen, payload + 12 + mlen,
-                                  plen - 12 - mlen);
+        int rc = apply_csum_reply(pd, off, len, payload + RANGE_LEN, mlen, payload + RANGE_LEN + mlen,
+                                  plen - RANGE_LEN - mlen);
         drbd_buf_put(pd->c->res->d, payload, plen);
         return rc;
     }
     struct drbd_peer_req *pr = drbd_peer_req_new(pd, PR_RS_WRITE, 0, off, len);
     pr->buf = payload;
     pr->buf_len = plen;
-    pr->data = payload + 12;
+    pr->data = payload + RANGE_LEN;
     pr->done = rs_write_done;
     drbd_peer_write(pr);
     return 0;
@@ -945,18 +949,17 @@ static void ov_read_done(struct drbd_lio *lio)
         enum drbd_alg alg = pd->c->net.verify_alg;
         size_t ds = drbd_digest_size(alg), nblk = (size_t)(pr->len / DRBD_BLOCK);
         if (pr->kind == PR_OV_READ_S) {
-            unsigned char *p = umc_alloc(v->res->node, 12 + nblk * ds);
-            drbd_put_be64(p, pr->off);
-            drbd_put_be32(p + 8, (uint32_t)pr->len);
+            unsigned char *p = umc_alloc(v->res->node, RANGE_LEN + nblk * ds);
+            put_range(p, pr->off, pr->len);
             if (status)
-                memset(p + 12, 0, nblk * ds);
+                memset(p + RANGE_LEN, 0, nblk * ds);
             else
-                digests_of(alg, pr->buf, nblk, p + 12);
-            drbd_send(pd->c, P_OV_REQUEST, v->vnr, p, 12 + nblk * ds, false);
+                digests_of(alg, pr->buf, nblk, p + RANGE_LEN);
+            drbd_send(pd->c, P_OV_REQUEST, v->vnr, p, RANGE_LEN + nblk * ds, false);
             umc_free(v->res->node, p);
         } else {
             size_t mlen = (nblk + 7) / 8;
-            unsigned char p[12 + DRBD_RS_MAX_REQ / DRBD_BLOCK / 8];
+            unsigned char p[RANGE_LEN + DRBD_RS_MAX_REQ / DRBD_BLOCK / 8];
             memset(p, 0, sizeof(p));
             unsigned char dg[32];
             uint64_t found = 0;
@@ -964,7 +967,7 @@ static void ov_read_done(struct drbd_lio *lio)
                 if (!status)
                     drbd_digest(alg, pr->buf + b * DRBD_BLOCK, DRBD_BLOCK, dg);
                 if (status || memcmp(dg, pr->digests + b * ds, ds)) {
-                    p[12 + b / 8] |= (unsigned char)(1u << (b % 8));
+                    p[RANGE_LEN + b / 8] |= (unsigned char)(1u << (b % 8));
                     drbd_bm_set_range(drbd_pd_bm(pd), pr->off / DRBD_BLOCK + b, pr->off / DRBD_BLOCK + b);
                     pd->ov_marked = true;
                     found++;
@@ -972,9 +975,8 @@ static void ov_read_done(struct drbd_lio *lio)
             }
             pd->ov_found += found;
             pd->rs_done += pr->len;
-            drbd_put_be64(p, pr->off);
-            drbd_put_be32(p + 8, (uint32_t)pr->len);
-            drbd_send(pd->c, P_OV_REPLY, v->vnr, p, 12 + mlen, false);
+            put_range(p, pr->off, pr->len);
+            drbd_send(pd->c, P_OV_REPLY, v->vnr, p, RANGE_LEN + mlen, false);
         }
     }
     drbd_peer_req_free(pr);
