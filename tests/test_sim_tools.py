@@ -11,6 +11,29 @@ from scstd_harness import need, sanitized_build
 VERDICT = re.compile(r"^(PASS|FAIL) scenario=(\S+) seed=(\d+) hash=([0-9a-f]{16}) virtual=([\d.]+) "
                      r"events=(\d+)(?: invariant=(\S+) t=([\d.]+)(?: node=(\S+))?(?: lba=(\d+))?)?$")
 
+
+def two_nodes(name, duration, size, resync_rate):
+    """The head of a scenario: alice and bob, one protocol C resource r0."""
+    return f"""\
+scenario {name}
+duration {duration}
+node alice 10.0.0.1
+node bob 10.0.0.2
+disk alice size={size} latency=100us
+disk bob size={size} latency=100us
+resource r0 <<END
+resource r0 {{
+  net {{ protocol C; ping-int 1; ping-timeout 5; connect-int 1; }}
+  disk {{ c-plan-ahead 0; resync-rate {resync_rate}; c-min-rate 0k; }}
+  on alice {{ node-id 0; address 10.0.0.1:7788;
+             volume 0 {{ device drbd1 minor 1; disk tcmu000; meta-disk internal; }} }}
+  on bob   {{ node-id 1; address 10.0.0.2:7788;
+             volume 0 {{ device drbd1 minor 1; disk tcmu000; meta-disk internal; }} }}
+}}
+END
+"""
+
+
 DISK = """\
 scenario disk-crash
 duration 8s
@@ -116,23 +139,7 @@ def test_chaos_window_recorded_and_liveness_judged_after_it(bins, tmp_path):
 
 
 # A resync promised late in the run is still running when the run's duration ends.
-LATE_PROMISE = """\
-scenario late-promise
-duration 5.2s
-node alice 10.0.0.1
-node bob 10.0.0.2
-disk alice size=2M latency=100us
-disk bob size=2M latency=100us
-resource r0 <<END
-resource r0 {
-  net { protocol C; ping-int 1; ping-timeout 5; connect-int 1; }
-  disk { c-plan-ahead 0; resync-rate 512K; c-min-rate 0k; }
-  on alice { node-id 0; address 10.0.0.1:7788;
-             volume 0 { device drbd1 minor 1; disk tcmu000; meta-disk internal; } }
-  on bob   { node-id 1; address 10.0.0.2:7788;
-             volume 0 { device drbd1 minor 1; disk tcmu000; meta-disk internal; } }
-}
-END
+LATE_PROMISE = two_nodes("late-promise", "5.2s", "2M", "512K") + """\
 workload w1 node=alice dev=drbd1 read=0% bs=4K iops=500 qd=4 span=1M
 expect synced within 10s after connect
 at 0s create-md alice bob
@@ -179,23 +186,7 @@ def test_script_runs_to_its_end_past_the_duration(bins, tmp_path):
 
 
 # A sweep of a stopped workload, then the Primary steps down.
-SWEEP_STOPPED = """\
-scenario sweep-stopped
-duration 6s
-node alice 10.0.0.1
-node bob 10.0.0.2
-disk alice size=4M latency=100us
-disk bob size=4M latency=100us
-resource r0 <<END
-resource r0 {
-  net { protocol C; ping-int 1; ping-timeout 5; connect-int 1; }
-  disk { c-plan-ahead 0; resync-rate 40M; c-min-rate 0k; }
-  on alice { node-id 0; address 10.0.0.1:7788;
-             volume 0 { device drbd1 minor 1; disk tcmu000; meta-disk internal; } }
-  on bob   { node-id 1; address 10.0.0.2:7788;
-             volume 0 { device drbd1 minor 1; disk tcmu000; meta-disk internal; } }
-}
-END
+SWEEP_STOPPED = two_nodes("sweep-stopped", "6s", "4M", "40M") + """\
 workload w1 node=alice dev=drbd1 read=0% bs=4K iops=200 qd=4 span=1M
 at 0s create-md alice bob
 after 0s up alice bob
@@ -328,23 +319,7 @@ def test_shrink_gives_smaller_schedule_failing_the_same_way(bins, tmp_path):
 
 
 # A scripted check that a fault breaks, with the script around it.
-ASSERT_SHRINK = """\
-scenario assert-shrink
-duration 6s
-node alice 10.0.0.1
-node bob 10.0.0.2
-disk alice size=4M latency=100us
-disk bob size=4M latency=100us
-resource r0 <<END
-resource r0 {
-  net { protocol C; ping-int 1; ping-timeout 5; connect-int 1; }
-  disk { c-plan-ahead 0; resync-rate 40M; c-min-rate 0k; }
-  on alice { node-id 0; address 10.0.0.1:7788;
-             volume 0 { device drbd1 minor 1; disk tcmu000; meta-disk internal; } }
-  on bob   { node-id 1; address 10.0.0.2:7788;
-             volume 0 { device drbd1 minor 1; disk tcmu000; meta-disk internal; } }
-}
-END
+ASSERT_SHRINK = two_nodes("assert-shrink", "6s", "4M", "40M") + """\
 at 0s create-md alice bob
 after 0s up alice bob
 at 1s primary alice --force
