@@ -7,7 +7,7 @@
 # (readonly and removable report 4 KiB physical blocks under 512-byte logical
 # ones, for the tests that want LBPPB > 1)
 # One scstd serves the three as three targets (set up by a scst.conf); each
-# configuration runs every SCSI and iSCSI test alone (iscsi-conformance:
+# configuration runs every SCSI and iSCSI test alone (ci/iscsi_conformance.py:
 # --sanitize, a --multipath URL to the same LUN, --initiator2), the three in
 # parallel.  Prints each configuration's counts and the union: a test counts
 # as passed if it passes on at least one configuration.
@@ -20,7 +20,7 @@ set -u
 bin=$(cd "$1" && pwd)
 out=${2:-$(mktemp -d /tmp/scst-conformance.XXXXXX)}
 mkdir -p "$out"
-tool=${ISCSI_CONFORMANCE:-/work/shared/tools/iscsi-conformance}
+tool=${ISCSI_CONFORMANCE:-$(cd "$(dirname "$0")" && pwd)/iscsi_conformance.py}
 per_test_timeout=${CONFORMANCE_TIMEOUT:-60}
 only=${CONFORMANCE_ONLY:-}
 ini2=iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test-2

@@ -6,15 +6,14 @@ The driver counts a test failed when its output says "[FAILED]" anywhere,
 even if CUnit passed it.  Eleven tests print that on any target that follows
 SAM-5/SPC-4; each is listed below with the reason, checked by hand against
 libiscsi 1.19's sources and against tgt, and the union must fail on nothing
-else.  The suite driver lives outside the repository (/work/shared/tools);
-without it this test fails, loudly."""
+else.  The per-test driver is ci/iscsi_conformance.py."""
 import os
 import re
 import subprocess
 
 from scstd_harness import BIN, ROOT
 
-TOOL = os.environ.get("ISCSI_CONFORMANCE", "/work/shared/tools/iscsi-conformance")
+TOOL = os.environ.get("ISCSI_CONFORMANCE", str(ROOT / "ci" / "iscsi_conformance.py"))
 
 # The suite's cleanup reads the persistent reservation keys on both paths
 # without clearing unit attentions first; these tests leave one that the
