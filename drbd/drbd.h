@@ -1,5 +1,5 @@
 /* drbd: DRBD 9-style replicated block devices, behaviour-compatible with
- * kernel DRBD (see ../shared/reference/drbd9-semantics.md), our own wire format.
+ * kernel DRBD 9 (its states, generation UUIDs and commands), our own wire format.
  *
  * A node's struct drbd holds the resources of its .res configuration.  Each
  * volume of a resource is a bdev "drbd<minor>" stacked on a backing bdev
